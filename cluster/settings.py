@@ -1,0 +1,171 @@
+"""One settings class, built once at bootstrap and passed down frozen.
+
+Nothing reads the environment at import time: Ray re-imports modules in every worker, so
+the composition root builds ``Settings`` once and hands the frozen object (it pickles) to
+actors and deployments. Outside ``dev``/``test`` the class refuses unsafe values at
+start-up, naming the ``ELSON_`` variable to fix.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "ELSON_"
+# Values that must never reach production. The dev default is generated per data folder.
+_KNOWN_DEFAULT_SECRETS = {"", "changeme", "secret", "dev", "development", "test", "password"}
+_MIN_SECRET_LEN = 32
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    TEST = "test"
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+    @property
+    def is_protected(self) -> bool:
+        return self in (Environment.STAGING, Environment.PRODUCTION)
+
+
+class SettingsError(Exception):
+    """The configuration is unsafe or invalid; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    env: Environment = Environment.DEV
+    data_dir: Path = Path(".data")
+    log_level: str = "INFO"
+
+    # --- PostgreSQL ---
+    database_url: SecretStr | None = None
+    db_connection_reserve: int = Field(5, ge=0, description="connections kept for admin/migrations")
+    db_pool_timeout_s: float = Field(5.0, gt=0)
+    db_statement_timeout_ms: int = Field(15_000, gt=0)
+
+    # --- Redis ---
+    redis_url: SecretStr | None = None
+    redis_key_prefix: str = "elson:"
+    redis_timeout_s: float = Field(0.5, gt=0)
+    redis_retry_attempts: int = Field(3, ge=1)
+
+    # --- Ray / Serve ---
+    ray_address: str | None = None
+    ray_namespace: str = "elson"
+    ray_gcs_port: int = 6390  # Redis holds 6379: never let a local head take it
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    serve_high_throughput: bool = True
+    api_replicas: int = Field(1, ge=1)
+    gateway_replicas: int = Field(1, ge=1)
+    api_max_ongoing_requests: int = Field(100, ge=1)
+    gateway_max_ongoing_requests: int = Field(2000, ge=1)
+    job_workers: int = Field(2, ge=0)
+
+    # --- secrets (Vault is a settings source in a later issue) ---
+    jwt_secret: SecretStr | None = None
+    pii_key: SecretStr | None = None
+    vault_addr: str | None = None
+
+    # --- trading ---
+    broker: str = "paper"
+    alpaca_base_url: str = "https://paper-api.alpaca.markets"
+    alpaca_key_id: SecretStr | None = None
+    alpaca_secret_key: SecretStr | None = None
+    reserve_buffer_bps: Decimal = Decimal("50")
+    reconcile_interval_s: float = Field(2.0, gt=0)
+    reconcile_max_unacked_checks: int = Field(5, ge=1)
+
+    # --- market data ---
+    feed_shards: int = Field(4, ge=1)
+    feed_symbols: str = "AAPL,MSFT,GOOG,AMZN,TSLA,NVDA,META,SPY"
+    feed_providers: str = "simulated"
+    feed_seed: int = 7
+    feed_tick_interval_s: float = Field(1.0, gt=0)
+    feed_always_open: bool = False
+    feed_cache_ttl_s: int = Field(300, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> Settings:
+        if not self.env.is_protected:
+            return self
+        problems: list[str] = []
+        if self.database_url is None:
+            problems.append(
+                f"{ENV_PREFIX}DATABASE_URL is missing: the embedded database is for dev/test only"
+            )
+        if self.redis_url is None:
+            problems.append(
+                f"{ENV_PREFIX}REDIS_URL is missing: the embedded Redis is for dev/test only"
+            )
+        for name in ("jwt_secret", "pii_key"):
+            value = getattr(self, name)
+            var = f"{ENV_PREFIX}{name.upper()}"
+            if value is None:
+                problems.append(f"{var} is missing")
+            elif value.get_secret_value().strip().lower() in _KNOWN_DEFAULT_SECRETS:
+                problems.append(f"{var} is a default value")
+            elif len(value.get_secret_value()) < _MIN_SECRET_LEN:
+                problems.append(f"{var} is shorter than {_MIN_SECRET_LEN} characters")
+        if self.vault_addr is not None and not self.vault_addr.startswith("https://"):
+            problems.append(f"{ENV_PREFIX}VAULT_ADDR must use https:// outside dev/test")
+        if self.broker == "alpaca" and (
+            self.alpaca_key_id is None or self.alpaca_secret_key is None
+        ):
+            problems.append(
+                f"{ENV_PREFIX}ALPACA_KEY_ID and {ENV_PREFIX}ALPACA_SECRET_KEY are required"
+            )
+        if problems:
+            raise ValueError(f"unsafe {self.env.value} configuration: " + "; ".join(problems))
+        return self
+
+    # --- derived values ---
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url is None
+
+    @property
+    def symbols(self) -> list[str]:
+        return [s.strip().upper() for s in self.feed_symbols.split(",") if s.strip()]
+
+    @property
+    def provider_chain(self) -> list[str]:
+        return [p.strip() for p in self.feed_providers.split(",") if p.strip()]
+
+    @property
+    def pooled_processes(self) -> int:
+        """Processes that each hold a database pool: API replicas, DB-using actors, job workers.
+
+        The actors that hold pools today: the paper broker and the reconciler.
+        """
+        return self.api_replicas + 2 + self.job_workers
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (validated again)."""
+        data = self.model_dump()
+        data.update(changes)
+        return Settings.model_validate(data)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment; unsafe or invalid values raise ``SettingsError``."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            prefix = f"{ENV_PREFIX}{loc.upper()}: " if loc else ""
+            lines.append(prefix + str(err["msg"]).removeprefix("Value error, "))
+        raise SettingsError("; ".join(lines)) from None

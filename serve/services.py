@@ -1,0 +1,98 @@
+"""What a route needs, built once per process from frozen settings.
+
+The same ``Services`` backs a Serve replica and a plain uvicorn process (benchmarks,
+tests), so both run identical code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cluster import names
+from cluster.db import Database
+from cluster.readiness import Check, Report, run_checks
+from cluster.redis_client import ResilientRedis
+from cluster.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    redis: ResilientRedis
+    extra_checks: list[Check] = field(default_factory=list)
+    in_ray: bool = False
+    closers: list[Callable[[], Any]] = field(default_factory=list)
+
+    def readiness(self) -> Report:
+        checks = [
+            Check("postgres", self.db.ping, required=True),
+            Check("redis", self._redis_probe, required=False),
+        ]
+        if self.in_ray:
+            checks.append(Check("ray", _ray_probe, required=True))
+        checks.extend(self.extra_checks)
+        return run_checks(checks)
+
+    def _redis_probe(self) -> dict[str, Any]:
+        self.redis.ping()
+        return {"failures_total": self.redis.health.failures}
+
+    def close(self) -> None:
+        for fn in reversed(self.closers):
+            try:
+                fn()
+            except Exception:
+                log.warning("close failed", exc_info=True)
+        self.redis.close()
+        self.db.dispose()
+
+
+def _ray_probe() -> dict[str, Any]:
+    import ray
+
+    alive = [n for n in ray.nodes() if n.get("Alive")]
+    if not alive:
+        raise RuntimeError("no alive Ray node")
+    return {"nodes": len(alive)}
+
+
+def actor_check(name: str, namespace: str, timeout_s: float = 2.0) -> Check:
+    """A required check that the named actor exists and answers ``ping``."""
+
+    def probe() -> dict[str, Any]:
+        import ray
+
+        actor = names.get_actor(name, namespace)
+        if actor is None:
+            raise RuntimeError(f"actor {name} not found")
+        return dict(ray.get(actor.ping.remote(), timeout=timeout_s))  # type: ignore[attr-defined]
+
+    return Check(f"actor:{name}", probe, required=True)
+
+
+def build_services(
+    settings: Settings, *, in_ray: bool, process_label: str | None = None
+) -> Services:
+    if settings.database_url is None or settings.redis_url is None:
+        raise RuntimeError("services need resolved database and redis URLs (bootstrap sets them)")
+    db = Database.for_settings(
+        settings.database_url.get_secret_value(),
+        reserve=settings.db_connection_reserve,
+        processes=settings.pooled_processes,
+        pool_timeout_s=settings.db_pool_timeout_s,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+        process_label=process_label,
+    )
+    redis = ResilientRedis(
+        settings.redis_url.get_secret_value(),
+        prefix=settings.redis_key_prefix,
+        timeout_s=settings.redis_timeout_s,
+        attempts=settings.redis_retry_attempts,
+    )
+    return Services(settings=settings, db=db, redis=redis, in_ray=in_ray)

@@ -1,0 +1,105 @@
+"""Session fixtures: a database of our own on the real PostgreSQL, a Redis key prefix of our
+own on the real Redis, and one Ray cluster per test session. Each cleans up after itself.
+
+Override the servers with ``ELSON_TEST_PG_ADMIN_URL`` and ``ELSON_TEST_REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+import redis
+
+from cluster.settings import Settings
+
+# Ray reads these when it is imported; local Ray stays on loopback (FIELD-NOTES).
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("RAY_metrics_report_interval_ms", "1000")
+
+PG_ADMIN = os.environ.get(
+    "ELSON_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("ELSON_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+def sa_url(dbname: str) -> str:
+    base = PG_ADMIN.rsplit("/", 1)[0]
+    return base.replace("postgresql://", "postgresql+psycopg://", 1) + f"/{dbname}"
+
+
+def create_database(name: str) -> str:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return sa_url(name)
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A fresh database at the head revision for the whole session."""
+    from cluster import migrate
+
+    name = f"elson_test_{RUN_ID}"
+    url = create_database(name)
+    migrate.upgrade(url)
+    yield url
+    drop_database(name)
+
+
+@pytest.fixture
+def empty_database_url() -> Iterator[str]:
+    """A fresh, unmigrated database for one test."""
+    name = f"elson_test_{RUN_ID}_{uuid.uuid4().hex[:6]}"
+    url = create_database(name)
+    yield url
+    drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def redis_prefix() -> Iterator[str]:
+    prefix = f"elson-test-{RUN_ID}:"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, redis_prefix: str) -> Settings:
+    return Settings(
+        env="test",
+        database_url=database_url,
+        redis_url=REDIS_URL,
+        redis_key_prefix=redis_prefix,
+        data_dir=f"/tmp/elson-test-{RUN_ID}",
+    )
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(settings: Settings) -> Iterator[None]:
+    """One local Ray for the whole session (loopback, no dashboard)."""
+    from cluster.ray_runtime import init_ray, shutdown_ray
+
+    init_ray(settings)
+    yield
+    try:
+        from ray import serve
+
+        serve.shutdown()
+    except Exception:
+        pass
+    shutdown_ray()

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from cluster import names
+from cluster.settings import Settings
+
+SERVE_PORT = 8000
+BASE = f"http://127.0.0.1:{SERVE_PORT}"
+
+
+@pytest.fixture(scope="session")
+def serve_settings(settings: Settings) -> Settings:
+    return settings.with_overrides(api_replicas=2, http_port=SERVE_PORT)
+
+
+@pytest.fixture(scope="session")
+def serve_app(ray_cluster: None, serve_settings: Settings) -> Iterator[str]:
+    """The real Serve applications (API + gateway) from the typed builders, once per session."""
+    from ray import serve
+
+    from serve.app import AppArgs, build_app, build_gateway
+
+    s = serve_settings
+    serve.start(http_options={"host": "127.0.0.1", "port": SERVE_PORT})
+    overrides = {
+        "env": s.env.value,
+        "database_url": s.database_url,
+        "redis_url": s.redis_url,
+        "redis_key_prefix": s.redis_key_prefix,
+        "api_replicas": s.api_replicas,
+        "data_dir": str(s.data_dir),
+    }
+    args = AppArgs(settings=overrides)
+    serve.run(build_app(args), name=names.API_APP, route_prefix="/", blocking=False)
+    serve.run(build_gateway(args), name=names.GATEWAY_APP, route_prefix="/ws", blocking=False)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{BASE}/readyz", timeout=5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    else:
+        raise RuntimeError("Serve app did not become ready")
+    yield BASE
+    serve.delete(names.GATEWAY_APP)
+    serve.delete(names.API_APP)
