@@ -1,21 +1,27 @@
 """Create or adopt the platform's named actors (idempotent; safe to call from every builder).
 
 Actors are detached and named with ``get_if_exists=True`` so they survive the driver and a
-second builder adopts them instead of starting twins. Capabilities append a function
-``(settings) -> list[str]`` to ``ACTOR_GROUPS``; readiness checks each returned name.
+second builder adopts them instead of starting twins. Each actor module listed here defines
+``ensure(settings) -> list[str]`` returning the names readiness should check.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 
 from cluster.settings import Settings
 
-ACTOR_GROUPS: list[Callable[[Settings], list[str]]] = []
+MODULES = ("actors.feed_supervisor", "actors.paper_broker", "actors.reconciler")
 
 
 def ensure_actors(settings: Settings) -> list[str]:
     names: list[str] = []
-    for group in ACTOR_GROUPS:
-        names.extend(group(settings))
+    for name in MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue  # capability not built yet
+            raise
+        names.extend(module.ensure(settings))
     return names

@@ -8,6 +8,7 @@ start-up, naming the ``ELSON_`` variable to fix.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -74,6 +75,11 @@ class Settings(BaseSettings):
     pii_key: SecretStr | None = None
     vault_addr: str | None = None
 
+    # --- time ---
+    #: dev/test only: run on a clock that starts at this instant (e.g. a Tuesday 10:00 New
+    #: York) so the market is open whatever day it is. Refused in staging/production.
+    clock_start: datetime | None = None
+
     # --- trading ---
     broker: str = "paper"
     alpaca_base_url: str = "https://paper-api.alpaca.markets"
@@ -114,6 +120,8 @@ class Settings(BaseSettings):
                 problems.append(f"{var} is a default value")
             elif len(value.get_secret_value()) < _MIN_SECRET_LEN:
                 problems.append(f"{var} is shorter than {_MIN_SECRET_LEN} characters")
+        if self.clock_start is not None:
+            problems.append(f"{ENV_PREFIX}CLOCK_START is for dev/test only")
         if self.vault_addr is not None and not self.vault_addr.startswith("https://"):
             problems.append(f"{ENV_PREFIX}VAULT_ADDR must use https:// outside dev/test")
         if self.broker == "alpaca" and (

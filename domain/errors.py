@@ -84,3 +84,35 @@ class OperatorError(ElsonError):
     """Needs a human: credentials, configuration. Stop routing and alert."""
 
     code = "operator-error"
+
+
+class Unauthenticated(DomainError):
+    """Missing, invalid, expired or revoked credentials (HTTP 401, WebSocket 4401)."""
+
+    code = "unauthenticated"
+
+
+class RateLimited(DomainError):
+    code = "rate-limited"
+
+    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class RiskDenied(DomainError):
+    """A risk rule refused an order; ``reason_code`` is a stable slug such as
+    ``insufficient-buying-power``. Services store a ``rejected`` order instead of raising
+    where the order already exists; this error is for pre-trade refusals."""
+
+    code = "risk-denied"
+
+    def __init__(self, reason_code: str, message: str) -> None:
+        super().__init__(message)
+        self.reason_code = reason_code
+
+
+class IdempotencyMismatch(DomainError):
+    """The same idempotency key arrived with a different request body."""
+
+    code = "idempotency-mismatch"

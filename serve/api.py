@@ -52,12 +52,14 @@ def create_api(services: Services) -> FastAPI:
     async def version() -> dict[str, str]:
         return {"version": VERSION, "env": services.settings.env.value}
 
-    for register in ROUTE_MODULES:
+    from serve.routes import registrars
+
+    for register in [*registrars(), *ROUTE_MODULES]:
         register(app, services)
     return app
 
 
-#: Capabilities add ``register(app, services)`` functions here.
+#: Extra ``register(app, services)`` functions (tests add routes here).
 ROUTE_MODULES: list[Callable[[FastAPI, Services], None]] = []
 
 

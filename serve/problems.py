@@ -100,6 +100,10 @@ REGISTRY: dict[str, ProblemType] = {
 }
 
 _DOMAIN_TO_SLUG: list[tuple[type[BaseException], str]] = [
+    (errors.Unauthenticated, "unauthenticated"),
+    (errors.RateLimited, "rate-limited"),
+    (errors.RiskDenied, "risk-denied"),
+    (errors.IdempotencyMismatch, "idempotency-mismatch"),
     (errors.ValidationFailed, "validation"),
     (errors.NotFound, "not-found"),
     (errors.Forbidden, "forbidden"),

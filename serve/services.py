@@ -26,6 +26,14 @@ class Services:
     db: Database
     redis: ResilientRedis
     extra_checks: list[Check] = field(default_factory=list)
+    # Capabilities fill these in ``build_services`` (typed as Any to keep this module small).
+    clock: Any = None  # cluster.clock.SystemClock | ShiftedClock
+    calendar: Any = None  # domain.market_hours.MarketCalendar
+    orders: Any = None  # cluster.orders.service.OrderService
+    broker: Any = None  # async router to the configured broker
+    auth: Any = None  # cluster.auth.service.AuthService
+    events: Any = None  # cluster.events.EventBus
+    marketdata: Any = None  # cluster.marketdata.query.MarketDataQuery
     in_ray: bool = False
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
@@ -95,4 +103,31 @@ def build_services(
         timeout_s=settings.redis_timeout_s,
         attempts=settings.redis_retry_attempts,
     )
-    return Services(settings=settings, db=db, redis=redis, in_ray=in_ray)
+    from cluster.clock import clock_for
+
+    services = Services(settings=settings, db=db, redis=redis, in_ray=in_ray)
+    services.clock = clock_for(settings.clock_start)
+    for wire in _capability_wiring():
+        wire(services)
+    return services
+
+
+def _capability_wiring() -> list[Callable[[Services], None]]:
+    """Each capability module defines ``wire(services)`` filling its slot above."""
+    import importlib
+
+    found = []
+    for name in (
+        "cluster.orders.wiring",
+        "cluster.auth.wiring",
+        "cluster.events",
+        "cluster.marketdata.wiring",
+    ):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue
+            raise
+        found.append(module.wire)
+    return found
