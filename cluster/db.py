@@ -103,6 +103,7 @@ class Database:
             connect_args={"options": f"-c statement_timeout={statement_timeout_ms}"},
         )
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        metrics.add_gauge_source(id(self), self.export_pool_stats)
 
     @classmethod
     def for_settings(
@@ -176,6 +177,7 @@ class Database:
             log.debug("pool metrics export failed", exc_info=True)
 
     def dispose(self) -> None:
+        metrics.remove_gauge_source(id(self))
         self.engine.dispose()
 
 

@@ -13,8 +13,9 @@ Ray re-imports modules in every worker.
 from __future__ import annotations
 
 import threading
+import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 _lock = threading.Lock()
@@ -140,6 +141,42 @@ def http_latency() -> _Metric:
 
 def db_pool_gauge() -> _Metric:
     return gauge("elson_db_pool_connections", "DB pool connections by state", ("process", "state"))
+
+
+# --- gauge sources ---
+# Ray 2.60 exports a gauge only in the reporting window in which it was set (checked
+# here: a gauge set once disappears from the node's export). Gauges that describe state
+# (pool sizes, queue depths) are therefore re-set by one daemon thread per process.
+_sources: dict[int, Callable[[], None]] = {}
+_refresher: threading.Thread | None = None
+REFRESH_S = 1.0
+
+
+def add_gauge_source(key: int, fn: Callable[[], None]) -> None:
+    """Call ``fn`` every ``REFRESH_S`` seconds in this process until removed."""
+    global _refresher
+    with _lock:
+        _sources[key] = fn
+        if _refresher is None or not _refresher.is_alive():
+            _refresher = threading.Thread(target=_refresh_loop, name="elson-gauges", daemon=True)
+            _refresher.start()
+
+
+def remove_gauge_source(key: int) -> None:
+    with _lock:
+        _sources.pop(key, None)
+
+
+def _refresh_loop() -> None:
+    while True:
+        time.sleep(REFRESH_S)
+        with _lock:
+            fns = list(_sources.values())
+        for fn in fns:
+            try:
+                fn()
+            except Exception:  # noqa: S112 - a broken source must not stop the others
+                continue
 
 
 def gather_cluster_metrics(timeout_s: float = 2.0) -> str:

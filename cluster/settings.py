@@ -75,6 +75,17 @@ class Settings(BaseSettings):
     pii_key: SecretStr | None = None
     vault_addr: str | None = None
 
+    # --- auth (cluster/auth) ---
+    access_token_ttl_s: int = Field(900, gt=0, le=3600)
+    refresh_token_ttl_s: int = Field(30 * 24 * 3600, gt=0)
+    #: a refresh token presented again within this window (a client retry after a lost
+    #: response) is refused without revoking the family; later reuse revokes it.
+    refresh_reuse_grace_s: float = Field(10.0, ge=0)
+    login_max_failures: int = Field(5, ge=1)
+    login_failure_window_s: int = Field(900, gt=0)
+    #: sessions revoked (or refresh tokens expired) this long ago are purged by the job.
+    session_retention_days: int = Field(30, ge=1)
+
     # --- time ---
     #: dev/test only: run on a clock that starts at this instant (e.g. a Tuesday 10:00 New
     #: York) so the market is open whatever day it is. Refused in staging/production.
@@ -88,6 +99,11 @@ class Settings(BaseSettings):
     reserve_buffer_bps: Decimal = Decimal("50")
     reconcile_interval_s: float = Field(2.0, gt=0)
     reconcile_max_unacked_checks: int = Field(5, ge=1)
+    #: Paper broker fill model (see domain.paper.FillModel) and its housekeeping tick.
+    paper_slippage_bps: Decimal = Field(Decimal("0"), ge=0, lt=10_000)
+    paper_allow_partial: bool = True
+    paper_latency_ms: int = Field(0, ge=0)
+    paper_tick_interval_s: float = Field(1.0, gt=0)
 
     # --- market data ---
     feed_shards: int = Field(4, ge=1)
@@ -97,6 +113,41 @@ class Settings(BaseSettings):
     feed_tick_interval_s: float = Field(1.0, gt=0)
     feed_always_open: bool = False
     feed_cache_ttl_s: int = Field(300, gt=0)
+    # Feed failover and fan-out (production defaults; tests shrink them):
+    #: no tick for this long during regular hours means the provider is stale (10 s)
+    feed_staleness_s: float = Field(10.0, gt=0)
+    #: how often each shard re-judges its providers (1 s)
+    feed_check_interval_s: float = Field(1.0, gt=0)
+    #: continuous health a higher-priority provider needs before traffic fails back (60 s)
+    feed_hysteresis_s: float = Field(60.0, ge=0)
+    #: a mid this far from the other providers' median is wrong (50 bps)
+    feed_divergence_bps: Decimal = Decimal("50")
+    #: EWMA of exchange-to-receive delay above this is too slow (2 s)
+    feed_max_latency_s: float = Field(2.0, gt=0)
+    #: provider breaker: 5 errors within 5 minutes open it for 60 s
+    feed_breaker_failures: int = Field(5, ge=1)
+    feed_breaker_window_s: float = Field(300.0, gt=0)
+    feed_breaker_open_s: float = Field(60.0, ge=0)
+    #: recent 1-minute bars kept per symbol (2 hours)
+    feed_bar_history: int = Field(120, ge=1)
+    #: events buffered per consumer before the oldest are dropped (and counted)
+    feed_consumer_buffer: int = Field(10_000, ge=1)
+    #: a consumer that has not polled for this long is forgotten (30 s)
+    feed_consumer_ttl_s: float = Field(30.0, gt=0)
+    #: cache writes are batched and flushed this often, off the hot path (0.25 s)
+    feed_cache_flush_s: float = Field(0.25, gt=0)
+
+    # --- event streams and the WebSocket gateway ---
+    events_retention: int = Field(10_000, ge=10, description="events kept per stream (MAXLEN ~)")
+    events_retention_s: int = Field(86_400, gt=0, description="seconds an event stays resumable")
+    ws_auth_timeout_s: float = Field(5.0, gt=0)
+    ws_revocation_check_s: float = Field(2.0, gt=0)
+    ws_heartbeat_s: float = Field(15.0, gt=0)
+    ws_heartbeat_timeout_s: float = Field(10.0, gt=0)
+    ws_max_message_bytes: int = Field(65_536, ge=1024)
+    ws_send_queue: int = Field(1_024, ge=4, description="messages buffered per socket")
+    ws_send_timeout_s: float = Field(5.0, gt=0)
+    ws_max_subscriptions: int = Field(200, ge=1, description="streams per socket")
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
