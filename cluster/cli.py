@@ -159,4 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the importable module, not this ``__main__`` copy: capabilities register their
+    # commands on ``cluster.cli.EXTRA_COMMANDS``.
+    from cluster.cli import main as _main
+
+    sys.exit(_main())

@@ -73,7 +73,11 @@ async def _request_context(
     started = time.perf_counter()
     status = 500
     try:
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception as exc:  # answer while the request id is still set
+            problems.log.error("unhandled error", exc_info=exc)
+            response = problems.problem("internal")
         status = response.status_code
         response.headers["x-request-id"] = rid
         return response

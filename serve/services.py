@@ -109,6 +109,11 @@ def build_services(
     services.clock = clock_for(settings.clock_start)
     for wire in _capability_wiring():
         wire(services)
+    if services.orders is not None and (in_ray or settings.broker != "paper"):
+        # The paper broker is a Ray actor: without Ray, orders stay stored (pending_new).
+        from cluster.orders.router import wire_router
+
+        wire_router(services)
     return services
 
 

@@ -1,0 +1,231 @@
+"""The paper broker: a detached Ray actor around ``PaperEngine`` and ``OrderService``.
+
+Concurrency: an asyncio actor. Every call that touches the engine or the database takes
+one ``asyncio.Lock`` and runs its desk step (``actors.paper_desk``) in a worker thread, so
+engine steps and their bookings happen one at a time and in order, while ``ping`` and
+``fill_model`` answer without waiting behind a slow database write.
+
+Restart safety: Ray re-runs the constructor after a crash (``max_restarts=-1``). It
+rebuilds everything from storage: settings -> database, service, calendar, clock, fill
+model; then ``PaperDesk.restore`` loads every open order with broker ``paper`` and puts it
+back into the engine in its stored state, with its execution-id counter after the fills
+already booked (see ``actors.paper_state`` for each piece). Calls are at most once: a
+call that died with the old process is retried by its caller (the router retries
+``submit``/``cancel``/``replace``, which are idempotent here); a quote handed in again
+never books a fill twice (``live_from`` after the last booked event, and execution ids
+that the DB dedupes).
+
+Time: a background task ticks ``engine.on_clock`` every ``settings.paper_tick_interval_s``
+(day-order expiry at the session close, early closes included; release at the open;
+opg/cls). ``set_clock`` pins a fake clock, in ``env=test`` only.
+
+Quotes: ``on_quotes`` takes ``Quote.to_wire`` dicts (or TopOfBook fields). A
+``QuoteSource`` seam (``subscribe(symbols, deliver)``) lets the market-data feed push
+quotes later; none is plugged in until ``cluster.marketdata.client.FeedClient`` exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+import ray
+
+from actors.paper_desk import PaperDesk
+from actors.paper_state import RestorableEngine
+from cluster import names
+from cluster.clock import clock_for
+from cluster.db import Database
+from cluster.orders.service import OrderService
+from cluster.orders.types import NoQuotes
+from cluster.orders.wiring import calendar_around
+from cluster.settings import Environment, Settings
+from domain.clock import Clock, FakeClock
+from domain.errors import Forbidden
+from domain.ids import OrderId, parse_order_id
+from domain.paper import FillModel
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class QuoteSource(Protocol):
+    """Where live quotes come from once the feed lands: it calls ``deliver`` with
+    ``Quote.to_wire`` dicts for the subscribed symbols."""
+
+    def subscribe(
+        self, symbols: set[str], deliver: Callable[[list[dict[str, Any]]], Any]
+    ) -> None: ...
+
+
+class SwitchableClock:
+    """The configured clock, replaceable by a fake one in tests (``set_clock``)."""
+
+    def __init__(self, inner: Clock) -> None:
+        self.inner = inner
+
+    def now(self) -> datetime:
+        return self.inner.now()
+
+
+def fill_model_for(settings: Settings) -> FillModel:
+    return FillModel(
+        slippage_bps=settings.paper_slippage_bps,
+        allow_partial=settings.paper_allow_partial,
+        latency=timedelta(milliseconds=settings.paper_latency_ms),
+    )
+
+
+def _publisher(settings: Settings) -> Callable[[str, str, dict[str, Any]], Any] | None:
+    """Trade updates go to the event bus like the API's; no Redis, no publishing."""
+    if settings.redis_url is None:
+        return None
+    from cluster.events import EventBus
+    from cluster.redis_client import ResilientRedis
+
+    redis = ResilientRedis(
+        settings.redis_url.get_secret_value(),
+        prefix=settings.redis_key_prefix,
+        timeout_s=settings.redis_timeout_s,
+        attempts=settings.redis_retry_attempts,
+    )
+    bus = EventBus(
+        redis,
+        prefix=settings.redis_key_prefix,
+        retention=settings.events_retention,
+        retention_s=settings.events_retention_s,
+    )
+    return bus.publish
+
+
+class PaperBroker:
+    def __init__(self, settings: Settings, *, quote_source: QuoteSource | None = None) -> None:
+        if settings.database_url is None:
+            raise RuntimeError("the paper broker needs a resolved database URL")
+        self.settings = settings
+        self.incarnation = uuid.uuid4().hex
+        self.clock = SwitchableClock(clock_for(settings.clock_start))
+        self.db = Database.for_settings(
+            settings.database_url.get_secret_value(),
+            reserve=settings.db_connection_reserve,
+            processes=settings.pooled_processes,
+            pool_timeout_s=settings.db_pool_timeout_s,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
+            process_label="paper_broker",
+        )
+        calendar = calendar_around(self.clock.now())
+        self.service = OrderService(
+            self.db,
+            self.clock,
+            calendar,
+            NoQuotes(),
+            reserve_buffer_bps=settings.reserve_buffer_bps,
+            broker_name="paper",
+            publish=_publisher(settings),
+        )
+        self.model = fill_model_for(settings)
+        self.desk = PaperDesk(self.service, RestorableEngine(self.model, calendar), self.clock)
+        self.restored = self.desk.restore()
+        self.quote_source = quote_source
+        self._lock = asyncio.Lock()
+        self._ticker = asyncio.get_event_loop().create_task(self._tick_forever())
+        log.info("paper broker %s up: %d order(s) restored", self.incarnation, self.restored)
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        async with self._lock:
+            return await asyncio.to_thread(fn, *args)
+
+    async def _tick_forever(self) -> None:
+        interval = self.settings.paper_tick_interval_s
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self._run(self.desk.tick)
+            except Exception:  # the loop must outlive one bad step
+                log.exception("paper tick failed")
+
+    # -- requests (router) -------------------------------------------------------------
+    async def submit(self, order_id: str) -> dict[str, Any]:
+        return await self._run(self.desk.submit, parse_order_id(order_id))
+
+    async def cancel(self, order_id: str) -> dict[str, Any]:
+        return await self._run(self.desk.cancel, parse_order_id(order_id))
+
+    async def replace(self, old_id: str, new_id: str) -> dict[str, Any]:
+        return await self._run(
+            self.desk.replace, parse_order_id(old_id), parse_order_id(new_id, "new_id")
+        )
+
+    # -- inputs ------------------------------------------------------------------------
+    async def on_quotes(self, quotes: list[dict[str, Any]]) -> dict[str, int]:
+        return await self._run(self.desk.on_quotes, quotes)
+
+    async def tick(self) -> dict[str, int]:
+        return await self._run(self.desk.tick)
+
+    # -- queries -----------------------------------------------------------------------
+    async def get_state(self, order_id: str) -> dict[str, Any]:
+        return await self._run(self.desk.get_state, OrderId(str(order_id)))
+
+    async def get_states(self, order_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """``get_state`` for many orders in one call (the reconciler's pass)."""
+        return await self._run(self.desk.get_states, [OrderId(str(o)) for o in order_ids])
+
+    async def list_open(self) -> list[dict[str, Any]]:
+        return await self._run(self.desk.list_open)
+
+    async def ping(self) -> dict[str, Any]:
+        return {
+            "incarnation": self.incarnation,
+            "restored": self.restored,
+            "working": len(self.desk.engine.working()),
+            "unbooked": sum(len(v) for v in self.desk.unbooked.values()),
+        }
+
+    async def fill_model(self) -> dict[str, Any]:
+        return {
+            "slippage_bps": str(self.model.slippage_bps),
+            "allow_partial": self.model.allow_partial,
+            "latency_ms": self.model.latency // timedelta(milliseconds=1),
+        }
+
+    # -- test hooks (refused outside env=test) -----------------------------------------
+    def _test_only(self, what: str) -> None:
+        if self.settings.env is not Environment.TEST:
+            raise Forbidden(f"{what} is for tests only")
+
+    async def set_clock(self, iso: str) -> str:
+        self._test_only("set_clock")
+        at = datetime.fromisoformat(iso)
+        async with self._lock:
+            if isinstance(self.clock.inner, FakeClock):
+                self.clock.inner.set(at)
+            else:
+                self.clock.inner = FakeClock(at)
+        return self.clock.now().isoformat()
+
+    async def fail_next_applies(self, count: int) -> None:
+        """Make the next ``count`` bookings fail as if the database were down."""
+        self._test_only("fail_next_applies")
+        async with self._lock:
+            self.desk.fail_applies = count
+
+
+def ensure(settings: Settings, *, name: str = names.PAPER_BROKER) -> list[str]:
+    """Create or adopt the detached paper broker; returns its name for readiness."""
+    if settings.broker != "paper":
+        return []
+    remote = ray.remote(PaperBroker)
+    remote.options(  # type: ignore[attr-defined]
+        name=name,
+        namespace=settings.ray_namespace,
+        lifetime="detached",
+        get_if_exists=True,
+        num_cpus=0,
+        max_restarts=-1,
+    ).remote(settings)
+    return [name]

@@ -1,0 +1,201 @@
+"""The auth entry point (``services.auth``): registration, login, and the session calls.
+
+Registration creates the user, the first account (with its config) and the optional
+profiles in one transaction. Login verifies the password (argon2id, dummy hash for unknown
+emails) behind the throttle, then opens a session. Everything about sessions and tokens
+(rotation, reuse detection, per-request revocation checks) lives in ``sessions.py``; the
+methods here delegate so routes and the WebSocket gateway have one object to call.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cluster.accounts import repository as accounts_repo
+from cluster.accounts.service import AccountsService
+from cluster.accounts.types import Account, ProfileInput
+from cluster.auth.passwords import Passwords, check_policy
+from cluster.auth.sessions import SessionInfo, SessionStore, TokenPair
+from cluster.auth.throttle import LoginThrottle
+from cluster.auth.tokens import Principal, TokenCodec
+from cluster.db import Database
+from cluster.redis_client import ResilientRedis
+from cluster.tables import ROLES, users
+from domain.clock import Clock
+from domain.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
+from domain.validation import normalize_email
+
+__all__ = ["AuthService", "Registered", "SessionInfo", "TokenPair", "User", "set_user_role"]
+
+log = logging.getLogger(__name__)
+_BAD_CREDENTIALS = "invalid email or password"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    email: str
+    role: str
+    disabled: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    user: User
+    account: Account
+
+
+class AuthService:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        redis: ResilientRedis,
+        clock: Clock,
+        codec: TokenCodec,
+        accounts: AccountsService,
+        throttle: LoginThrottle,
+        passwords: Passwords | None = None,
+        refresh_ttl: timedelta = timedelta(days=30),
+        reuse_grace: timedelta = timedelta(seconds=10),
+    ) -> None:
+        self.db, self.clock = db, clock
+        self.accounts, self.throttle = accounts, throttle
+        self.passwords = passwords or Passwords()
+        self.sessions = SessionStore(
+            db=db,
+            redis=redis,
+            clock=clock,
+            codec=codec,
+            refresh_ttl=refresh_ttl,
+            reuse_grace=reuse_grace,
+        )
+
+    # --- registration and login ---
+    def register(
+        self,
+        email: str,
+        password: str,
+        account_type: str,
+        profile: ProfileInput | None = None,
+        minor: ProfileInput | None = None,
+    ) -> Registered:
+        email = normalize_email(email)
+        check_policy(password, email)
+        today = self.clock.now().date()
+        if profile is not None:
+            profile = profile.validated("individual", today, prefix="profile.")
+        password_hash = self.passwords.hash(password)
+        user_id = uuid.uuid4()
+        try:
+            with self.db.session() as s:
+                row = s.execute(
+                    insert(users)
+                    .values(id=user_id, email=email, password_hash=password_hash)
+                    .returning(users)
+                ).one()
+                s.flush()
+                user = _user(row._mapping)
+                if profile is not None:
+                    accounts_repo.upsert_profile(
+                        s, self.accounts.cipher, user.id, None, profile, self.clock.now()
+                    )
+                account = self.accounts.create_account_in(s, user.id, account_type, minor)
+                accounts_repo.audit(s, f"user:{user.id}", "user.register", f"user:{user.id}")
+        except IntegrityError as exc:
+            if "uq_users_email" in str(exc.orig):
+                raise Conflict("an account with this email cannot be created") from exc
+            raise
+        return Registered(user=user, account=account)
+
+    def login(
+        self, email: str, password: str, *, ip: str | None, user_agent: str | None
+    ) -> TokenPair:
+        """A new session's token pair; any failure is the same 401 (and counts)."""
+        email = normalize_email(email)
+        self.throttle.check(email, ip)
+        with self.db.session() as s:
+            row = s.execute(select(users).where(users.c.email == email)).first()
+        stored = row.password_hash if row is not None else None
+        if not self.passwords.verify(stored, password) or row is None or row.disabled:
+            self.throttle.record_failure(email, ip)
+            raise Unauthenticated(_BAD_CREDENTIALS)
+        self.throttle.reset(email)
+        with self.db.session() as s:
+            if self.passwords.needs_rehash(row.password_hash):
+                s.execute(
+                    update(users)
+                    .where(users.c.id == row.id)
+                    .values(password_hash=self.passwords.hash(password))
+                )
+            return self.sessions.open_in(
+                s, str(row.id), row.role, self.clock.now(), user_agent=user_agent, ip=ip
+            )
+
+    # --- sessions (see sessions.py) ---
+    def refresh(self, token: str) -> TokenPair:
+        return self.sessions.refresh(token)
+
+    def verify_access(self, token: str) -> Principal:
+        """The principal of a valid token whose session is live, else ``Unauthenticated``."""
+        return self.sessions.verify_access(token)
+
+    def is_session_active(self, session_id: str) -> bool:
+        """For the WebSocket gateway: poll every few seconds per open socket (sync: call
+        it in a thread; about 1 ms, one indexed read)."""
+        return self.sessions.is_session_active(session_id)
+
+    def logout(self, principal: Principal) -> None:
+        self.sessions.logout(principal)
+
+    def list_sessions(self, user_id: str, limit: int = 100) -> list[SessionInfo]:
+        return self.sessions.list_for(user_id, limit)
+
+    def revoke_session(self, user_id: str, session_id: str) -> None:
+        """Revoke one of the user's own sessions; anyone else's id is ``NotFound``."""
+        self.sessions.revoke_owned(user_id, session_id)
+
+    # --- users ---
+    def get_user(self, user_id: str) -> User:
+        with self.db.session() as s:
+            row = s.execute(select(users).where(users.c.id == uuid.UUID(user_id))).first()
+        if row is None:
+            raise NotFound("user not found")
+        return _user(row._mapping)
+
+    def set_role(self, email: str, role: str, *, actor: str) -> User:
+        with self.db.session() as s:
+            return set_user_role(s, email, role, actor=actor)
+
+
+def set_user_role(s: Session, email: str, role: str, *, actor: str) -> User:
+    """Change a role (admin CLI); takes effect on the user's next request."""
+    if role not in ROLES:
+        raise ValidationFailed("role", "role", f"role must be one of {', '.join(ROLES)}")
+    email = normalize_email(email)
+    row = s.execute(
+        update(users).where(users.c.email == email).values(role=role).returning(users)
+    ).first()
+    if row is None:
+        raise NotFound("user not found")
+    accounts_repo.audit(s, actor, "user.set_role", f"user:{row.id}", role=role)
+    return _user(row._mapping)
+
+
+def _user(m: Any) -> User:
+    return User(
+        id=str(m["id"]),
+        email=m["email"],
+        role=m["role"],
+        disabled=m["disabled"],
+        created_at=m["created_at"],
+    )

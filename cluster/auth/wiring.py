@@ -1,0 +1,52 @@
+"""``wire(services)``: build the auth and accounts services from frozen settings.
+
+Called by ``serve.services.build_services`` in every API process. Nothing connects here
+beyond what ``services`` already holds; the dev/test JWT secret file is read or created
+once (see ``tokens.resolve_secret``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from cluster.accounts.cipher import IdentityCipher
+from cluster.accounts.service import AccountsService
+from cluster.auth.passwords import Passwords
+from cluster.auth.service import AuthService
+from cluster.auth.throttle import LoginThrottle
+from cluster.auth.tokens import TokenCodec, resolve_secret
+
+
+def build_auth(services: Any) -> AuthService:
+    settings = services.settings
+    secret = resolve_secret(
+        settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
+        settings.data_dir,
+        protected=settings.env.is_protected,
+    )
+    codec = TokenCodec(secret, ttl=timedelta(seconds=settings.access_token_ttl_s))
+    # Field encryption of PII arrives in a later issue; until then IdentityCipher (see
+    # cluster/accounts/cipher.py) in every environment.
+    accounts = AccountsService(services.db, services.clock, IdentityCipher())
+    throttle = LoginThrottle(
+        services.redis,
+        services.clock,
+        max_failures=settings.login_max_failures,
+        window_s=settings.login_failure_window_s,
+    )
+    return AuthService(
+        db=services.db,
+        redis=services.redis,
+        clock=services.clock,
+        codec=codec,
+        accounts=accounts,
+        throttle=throttle,
+        passwords=Passwords(),
+        refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_s),
+        reuse_grace=timedelta(seconds=settings.refresh_reuse_grace_s),
+    )
+
+
+def wire(services: Any) -> None:
+    services.auth = build_auth(services)

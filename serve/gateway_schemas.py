@@ -1,0 +1,248 @@
+"""Wire messages of the WebSocket gateway as pydantic models, and their JSON Schemas.
+
+Inbound (client) messages are parsed with these models. Outbound messages are built as
+plain dicts on the hot path (one ``json.dumps`` per event, shared by every socket), and the
+models here are their published contract: ``GET /ws/schema`` serves ``schema_document()``
+and ``python -m serve.gateway_schemas`` writes ``serve/schemas/ws/*.json`` (a unit test
+keeps the files equal to the models).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import IntEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+PROTOCOL_VERSION = 1
+CONTROL_STREAM = "control"
+MARKET_CHANNELS = ("market.quotes", "market.trades", "market.bars")
+ACCOUNT_CHANNELS = ("orders", "positions", "account", "risk")
+#: market channel -> the feed event ``type`` it carries
+MARKET_EVENT_TYPE = {"market.quotes": "quote", "market.trades": "trade", "market.bars": "bar"}
+SCHEMA_DIR = Path(__file__).parent / "schemas" / "ws"
+
+
+class CloseCode(IntEnum):
+    """WebSocket close codes the gateway uses (documented in ``serve.gateway``)."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    UNSUPPORTED_DATA = 1003  # a binary frame
+    POLICY = 1008  # bad JSON, unknown type, invalid message
+    TOO_BIG = 1009  # inbound message over ws_max_message_bytes
+    INTERNAL = 1011
+    TRY_AGAIN = 1013  # a dependency (Redis, feed) is unavailable
+    HEARTBEAT = 4000  # no pong in time
+    UNAUTHORIZED = 4401  # bad/expired token, revoked session, not authenticated
+    FORBIDDEN = 4403  # a channel the user may not read
+    AUTH_TIMEOUT = 4408  # no authenticate message in time
+    SLOW = 4429  # slow consumer, or too many subscriptions
+
+
+Channel = Literal[
+    "market.quotes",
+    "market.trades",
+    "market.bars",
+    "orders",
+    "positions",
+    "account",
+    "risk",
+    "feed",
+    "jobs",
+]
+_Strict = ConfigDict(extra="forbid")
+
+
+class ChannelSpec(BaseModel):
+    model_config = _Strict
+    channel: Channel
+    symbols: list[Annotated[str, Field(min_length=1, max_length=16)]] | None = Field(
+        None, max_length=500
+    )
+    account_id: str | None = Field(None, max_length=64)
+
+    @model_validator(mode="after")
+    def _shape(self) -> ChannelSpec:
+        market = self.channel in MARKET_CHANNELS
+        if market and not self.symbols:
+            raise ValueError(f"{self.channel} needs symbols")
+        if not market and self.symbols is not None:
+            raise ValueError(f"{self.channel} takes no symbols")
+        account = self.channel in ACCOUNT_CHANNELS
+        if account and not self.account_id:
+            raise ValueError(f"{self.channel} needs account_id")
+        if not account and self.account_id is not None:
+            raise ValueError(f"{self.channel} takes no account_id")
+        return self
+
+
+# ---- client -> server ----
+class Authenticate(BaseModel):
+    """First message after connecting (and again before expiry to extend the session)."""
+
+    model_config = _Strict
+    type: Literal["authenticate"]
+    token: str = Field(min_length=1, max_length=8192)
+
+
+class Subscribe(BaseModel):
+    """``resume`` maps a stream name to the last ``seq`` the client holds."""
+
+    model_config = _Strict
+    type: Literal["subscribe"]
+    channels: list[ChannelSpec] = Field(min_length=1, max_length=100)
+    resume: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+
+
+class Unsubscribe(BaseModel):
+    model_config = _Strict
+    type: Literal["unsubscribe"]
+    channels: list[ChannelSpec] = Field(min_length=1, max_length=100)
+
+
+class Pong(BaseModel):
+    model_config = _Strict
+    type: Literal["pong"]
+    id: int
+
+
+ClientMessage = Annotated[
+    Authenticate | Subscribe | Unsubscribe | Pong, Field(discriminator="type")
+]
+CLIENT_MESSAGES: TypeAdapter[Any] = TypeAdapter(ClientMessage)
+
+
+# ---- server -> client (every one carries ``stream`` and ``seq``) ----
+class _Server(BaseModel):
+    stream: str
+    seq: int
+
+
+class Authenticated(_Server):
+    type: Literal["authenticated"]
+    protocol: int
+    user_id: str
+    session_id: str
+    expires_at: str
+    heartbeat_s: float
+    max_message_bytes: int
+
+
+class SubscribedChannel(BaseModel):
+    channel: Channel
+    stream: str | None = None
+    symbols: list[str] | None = None
+    resumed_from: int | None = None
+
+
+class Subscribed(_Server):
+    type: Literal["subscribed"]
+    channels: list[SubscribedChannel]
+
+
+class Unsubscribed(_Server):
+    type: Literal["unsubscribed"]
+    channels: list[SubscribedChannel]
+
+
+class EventMessage(_Server):
+    """An account/job/feed event from the EventBus; ``seq`` is gap-free per stream."""
+
+    type: Literal["event"]
+    event: str
+    data: dict[str, Any]
+    ts_ms: int
+
+
+class MarketMessage(_Server):
+    """A feed-shard event; ``stream`` is ``market:<SYMBOL>``, ``seq`` the shard's number."""
+
+    type: Literal["market"]
+    channel: Literal["market.quotes", "market.trades", "market.bars"]
+    symbol: str
+    epoch: int | str | None
+    data: dict[str, Any]
+
+
+class GapMessage(_Server):
+    """``from_seq..to_seq`` of ``stream`` are no longer retained; ``seq`` equals ``to_seq``."""
+
+    type: Literal["gap"]
+    from_seq: int
+    to_seq: int
+
+
+class Warning_(_Server):
+    type: Literal["warning"]
+    code: Literal["slow-consumer"]
+    detail: str
+
+
+class ErrorMessage(_Server):
+    """Sent just before a close; ``close_code`` says which."""
+
+    type: Literal["error"]
+    code: str
+    detail: str
+    close_code: int
+
+
+class Ping(_Server):
+    type: Literal["ping"]
+    id: int
+
+
+CLIENT_MODELS: dict[str, type[BaseModel]] = {
+    "authenticate": Authenticate,
+    "subscribe": Subscribe,
+    "unsubscribe": Unsubscribe,
+    "pong": Pong,
+}
+SERVER_MODELS: dict[str, type[BaseModel]] = {
+    "authenticated": Authenticated,
+    "subscribed": Subscribed,
+    "unsubscribed": Unsubscribed,
+    "event": EventMessage,
+    "market": MarketMessage,
+    "gap": GapMessage,
+    "warning": Warning_,
+    "error": ErrorMessage,
+    "ping": Ping,
+}
+
+
+def schema_document() -> dict[str, Any]:
+    return {
+        "protocol": PROTOCOL_VERSION,
+        "client": {k: m.model_json_schema() for k, m in CLIENT_MODELS.items()},
+        "server": {k: m.model_json_schema() for k, m in SERVER_MODELS.items()},
+        "close_codes": {c.name.lower(): int(c) for c in CloseCode},
+    }
+
+
+def schema_files() -> dict[str, str]:
+    """File name -> JSON text of every message schema (what ``serve/schemas/ws`` holds)."""
+    out: dict[str, str] = {}
+    for side, models in (("client", CLIENT_MODELS), ("server", SERVER_MODELS)):
+        for name, model in models.items():
+            out[f"{side}.{name}.json"] = json.dumps(model.model_json_schema(), indent=2) + "\n"
+    return out
+
+
+def write_schema_files(directory: Path = SCHEMA_DIR) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in schema_files().items():
+        path = directory / name
+        path.write_text(text)
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":  # pragma: no cover
+    for p in write_schema_files():
+        sys.stdout.write(f"{p}\n")

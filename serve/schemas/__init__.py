@@ -1,0 +1,1 @@
+"""Pydantic API schemas (create/update/public); tables live in ``cluster/``."""

@@ -1,0 +1,78 @@
+"""The real API app (create_api + build_services) on uvicorn, against the real DB and Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from cluster.settings import Settings
+from serve.api import create_api
+from serve.services import Services, build_services
+from tests.kit.api import serve_in_thread
+from tests.kit.users import ApiUser, signed_in
+
+
+@pytest.fixture(scope="session")
+def api_settings(settings: Settings) -> Settings:
+    # Every test logs in from 127.0.0.1: keep the per-IP throttle out of the way here
+    # (test_login_throttle.py runs its own app with a low limit).
+    return settings.with_overrides(login_max_failures=10_000, api_replicas=1, job_workers=0)
+
+
+@pytest.fixture(scope="session")
+def api_services(api_settings: Settings) -> Iterator[Services]:
+    services = build_services(api_settings, in_ray=False, process_label="api-tests")
+    yield services
+    services.close()
+
+
+@pytest.fixture(scope="session")
+def api_url(api_services: Services) -> Iterator[str]:
+    with serve_in_thread(create_api(api_services)) as url:
+        yield url
+
+
+@pytest.fixture
+def client(api_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=api_url, timeout=10) as c:
+        yield c
+
+
+@pytest.fixture
+def alice(client: httpx.Client) -> ApiUser:
+    return signed_in(client)
+
+
+@pytest.fixture
+def bob(client: httpx.Client) -> ApiUser:
+    return signed_in(client)
+
+
+@pytest.fixture
+def admin(client: httpx.Client, api_services: Services) -> ApiUser:
+    return signed_in(client, role="admin", services=api_services)
+
+
+@pytest.fixture
+def quant(client: httpx.Client, api_services: Services) -> ApiUser:
+    return signed_in(client, role="quant", services=api_services)
+
+
+def profile_body(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "legal_name": "Ada Lovelace",
+        "date_of_birth": "1990-12-10",
+        "tax_id": "123-45-6789",
+        "phone": "+12125550100",
+        "address": {
+            "line1": "1 Main St",
+            "city": "Springfield",
+            "region": "IL",
+            "postal_code": "62701",
+        },
+    }
+    body.update(changes)
+    return body

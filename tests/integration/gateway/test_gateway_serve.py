@@ -1,0 +1,66 @@
+"""The gateway through Ray Serve (``serve.app.build_gateway``), not only on uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+import pytest
+
+from cluster.settings import Settings
+from tests.integration.serve.conftest import serve_app, serve_settings  # noqa: F401
+from tests.kit.ws import authenticate, close_code, connect, recv, send
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+WS = "ws://127.0.0.1:8000/ws"
+
+
+def test_schema_through_serve_lists_every_message_and_close_code(serve_app: str) -> None:  # noqa: F811
+    doc = httpx.get(f"{serve_app}/ws/schema", timeout=10).json()
+    assert {"authenticate", "subscribe", "unsubscribe", "pong"} <= set(doc["client"])
+    assert {"event", "gap", "market", "warning", "error", "ping"} <= set(doc["server"])
+    assert doc["close_codes"]["auth_timeout"] == 4408
+
+
+async def test_through_serve_bad_token_4401_and_own_orders_stream_delivered(
+    serve_app: str,  # noqa: F811
+    services,
+    new_member,
+) -> None:
+    ws = await connect(WS)
+    await send(ws, {"type": "authenticate", "token": "nope"})
+    assert (await close_code(ws))[0] == 4401
+
+    alice = new_member()
+    stream = f"orders:{alice.account_id}"
+    ws = await connect(WS)
+    await authenticate(ws, alice.token)
+    await send(
+        ws,
+        {
+            "type": "subscribe",
+            "resume": {stream: 0},
+            "channels": [{"channel": "orders", "account_id": alice.account_id}],
+        },
+    )
+    assert (await recv(ws, within=10))["type"] == "subscribed"
+    marker = uuid.uuid4().hex
+    seq = await asyncio.to_thread(services.events.publish, stream, "new", {"marker": marker})
+    msg = await recv(ws, within=10)
+    assert (msg["type"], msg["stream"], msg["seq"], msg["data"]) == (
+        "event",
+        stream,
+        seq,
+        {"marker": marker},
+    )
+    await ws.close()
+
+
+async def test_through_serve_no_authenticate_then_4408(
+    serve_app: str,  # noqa: F811
+    serve_settings: Settings,  # noqa: F811
+) -> None:
+    ws = await connect(WS)
+    code, _ = await close_code(ws, within=serve_settings.ws_auth_timeout_s + 5)
+    assert code == 4408
