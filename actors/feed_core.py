@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 RESTART_SEQ_GAP = 1000
 MAX_BATCH = 5000
+YIELD_EVERY = 256  # events handled before the event loop gets a turn
 ProviderFactory = Callable[[str, ErrorHook], MarketDataProvider]
 Publisher = Callable[[str, str, dict[str, Any]], Awaitable[Any] | Any]
 
@@ -144,9 +145,16 @@ class FeedCore:
             try:
                 await provider.subscribe(self.symbols)
                 await provider.start()
+                burst = 0
                 async for event in provider.events():
                     attempt = 0
                     self.on_event(name, event)
+                    burst += 1
+                    if burst >= YIELD_EVERY:
+                        # ``queue.get`` on a non-empty queue never yields: without this a
+                        # busy provider starves polls, snapshots and the check loop.
+                        burst = 0
+                        await asyncio.sleep(0)
                 self.on_provider_error(name, TransientError(f"{name} stream ended"))
             except asyncio.CancelledError:
                 raise

@@ -12,16 +12,17 @@ back into the engine in its stored state, with its execution-id counter after th
 already booked (see ``actors.paper_state`` for each piece). Calls are at most once: a
 call that died with the old process is retried by its caller (the router retries
 ``submit``/``cancel``/``replace``, which are idempotent here); a quote handed in again
-never books a fill twice (``live_from`` after the last booked event, and execution ids
-that the DB dedupes).
+after the restart never books a fill twice (per symbol, quotes stamped at or before the
+last booked event are dropped; execution ids continue and the DB dedupes them).
 
 Time: a background task ticks ``engine.on_clock`` every ``settings.paper_tick_interval_s``
 (day-order expiry at the session close, early closes included; release at the open;
 opg/cls). ``set_clock`` pins a fake clock, in ``env=test`` only.
 
-Quotes: ``on_quotes`` takes ``Quote.to_wire`` dicts (or TopOfBook fields). A
-``QuoteSource`` seam (``subscribe(symbols, deliver)``) lets the market-data feed push
-quotes later; none is plugged in until ``cluster.marketdata.client.FeedClient`` exists.
+Quotes: ``on_quotes`` takes ``Quote.to_wire`` dicts (or TopOfBook fields). With
+``settings.paper_quote_feed`` (default on) a ``QuoteSource`` (``actors.paper_feed``: the
+feed shards through ``FeedClient``) pushes quotes of ``settings.symbols`` plus every
+working order's symbol into the same path; tests turn it off and drive ``on_quotes``.
 """
 
 from __future__ import annotations
@@ -31,11 +32,12 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import ray
 
 from actors.paper_desk import PaperDesk
+from actors.paper_feed import FeedQuoteSource, QuoteSource
 from actors.paper_state import RestorableEngine
 from cluster import names
 from cluster.clock import clock_for
@@ -51,15 +53,6 @@ from domain.paper import FillModel
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class QuoteSource(Protocol):
-    """Where live quotes come from once the feed lands: it calls ``deliver`` with
-    ``Quote.to_wire`` dicts for the subscribed symbols."""
-
-    def subscribe(
-        self, symbols: set[str], deliver: Callable[[list[dict[str, Any]]], Any]
-    ) -> None: ...
 
 
 class SwitchableClock:
@@ -130,9 +123,20 @@ class PaperBroker:
         self.model = fill_model_for(settings)
         self.desk = PaperDesk(self.service, RestorableEngine(self.model, calendar), self.clock)
         self.restored = self.desk.restore()
-        self.quote_source = quote_source
         self._lock = asyncio.Lock()
-        self._ticker = asyncio.get_event_loop().create_task(self._tick_forever())
+        loop = asyncio.get_event_loop()
+        self._ticker = loop.create_task(self._tick_forever())
+        if quote_source is None and settings.paper_quote_feed:
+            quote_source = FeedQuoteSource(
+                settings.ray_namespace,
+                settings.feed_shards,
+                consumer_id=f"paper-broker-{self.incarnation[:12]}",
+            )
+        self.quote_source = quote_source
+        self._feed: asyncio.Task[None] | None = None
+        if quote_source is not None:
+            symbols = set(settings.symbols) | {str(o.symbol) for o in self.desk.mirror.values()}
+            self._feed = loop.create_task(quote_source.run(symbols, self.on_quotes))
         log.info("paper broker %s up: %d order(s) restored", self.incarnation, self.restored)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -150,7 +154,14 @@ class PaperBroker:
 
     # -- requests (router) -------------------------------------------------------------
     async def submit(self, order_id: str) -> dict[str, Any]:
-        return await self._run(self.desk.submit, parse_order_id(order_id))
+        answer = await self._run(self.desk.submit, parse_order_id(order_id))
+        order = self.desk.mirror.get(OrderId(answer["order_id"]))
+        if self.quote_source is not None and order is not None:
+            try:
+                await asyncio.wait_for(self.quote_source.add([str(order.symbol)]), 5)
+            except Exception:  # quotes for it arrive once the feed can subscribe
+                log.warning("paper feed: cannot subscribe %s", order.symbol, exc_info=True)
+        return answer
 
     async def cancel(self, order_id: str) -> dict[str, Any]:
         return await self._run(self.desk.cancel, parse_order_id(order_id))

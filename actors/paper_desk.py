@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -55,10 +55,11 @@ class PaperDesk:
         self.mirror: dict[OrderId, Order] = {}
         self.fills: dict[OrderId, list[OrderEvent]] = {}
         self.held: set[OrderId] = set()  # replacements waiting for their old order
+        #: Events whose booking failed in this process (kept for diagnosis; the
+        #: reconciler books them from ``get_state``, which reads the mirror).
         self.unbooked: dict[OrderId, list[OrderEvent]] = {}
         self.quote_floor: dict[str, datetime] = {}
         self.fail_applies = 0  # test-only fault injection (the actor guards it)
-        self.on_booked: Callable[[int, int], None] | None = None
 
     # -- restart -----------------------------------------------------------------------
     def restore(self) -> int:
@@ -203,12 +204,15 @@ class PaperDesk:
                     self.fail_applies -= 1
                     raise TransientError("injected apply failure (test)")
                 self.service.apply_events(order_id, events)
-            except (DomainError, TransientError) as exc:
-                log.warning("booking %d event(s) of %s failed: %s", len(events), order_id, exc)
+            except Exception as exc:  # any failure: keep going; the reconciler catches up
+                level = (
+                    logging.WARNING
+                    if isinstance(exc, DomainError | TransientError)
+                    else logging.ERROR
+                )
+                log.log(level, "booking %d event(s) of %s failed: %s", len(events), order_id, exc)
                 self.unbooked.setdefault(order_id, []).extend(events)
         self._forget_finished()
-        if self.on_booked is not None:
-            self.on_booked(len(emitted), fills)
         return {"events": len(emitted), "fills": fills}
 
     def _mirror_apply(self, order_id: OrderId, event: OrderEvent) -> None:

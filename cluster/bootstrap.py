@@ -75,7 +75,10 @@ class Platform:
             if s.redis_url is not None
             else self._stage("redis", self._start_redis)
         )
-        self.settings = s = s.with_overrides(database_url=db_url, redis_url=redis_url)
+        # Ray workers run elsewhere: every path they get must be absolute.
+        self.settings = s = s.with_overrides(
+            database_url=db_url, redis_url=redis_url, data_dir=s.data_dir.resolve()
+        )
         do_migrate = (
             self.migrate
             if self.migrate is not None
@@ -118,7 +121,13 @@ class Platform:
 
         s = self.settings
         serve.start(http_options={"host": s.http_host, "port": s.http_port}, detached=False)
-        args = AppArgs(settings={"database_url": s.database_url, "redis_url": s.redis_url})
+        args = AppArgs(
+            settings={
+                "database_url": s.database_url,
+                "redis_url": s.redis_url,
+                "data_dir": str(s.data_dir),
+            }
+        )
         serve.run(
             build_app(args), name=names.API_APP, route_prefix=names.API_ROUTE_PREFIX, blocking=False
         )

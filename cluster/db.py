@@ -100,6 +100,7 @@ class Database:
             pool_timeout=pool_timeout_s,
             pool_pre_ping=True,
             pool_recycle=1800,
+            hide_parameters=True,  # parameters may hold PII; keep them out of errors/logs
             connect_args={"options": f"-c statement_timeout={statement_timeout_ms}"},
         )
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)

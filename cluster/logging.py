@@ -17,15 +17,16 @@ from datetime import UTC, datetime
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 _SENSITIVE = re.compile(
-    r"(?i)(password|passwd|secret|token|authorization|api[_-]?key|tax_id|ssn|date_of_birth)"
-    r"(\"?\s*[:=]\s*\"?)([^\s\",}]+)"
+    r"(?i)(password|passwd|secret|token|authorization|api[_-]?key|tax_id|ssn|date_of_birth"
+    r"|phone|legal_name|line1|line2|postal_code)"
+    r"([\"']?\s*[:=]\s*[\"']?)([^\s\"',}]+)"
 )
 _BEARER = re.compile(r"(?i)bearer\s+[a-z0-9._~+/=-]+")
 
 
 def redact(text: str) -> str:
-    text = _SENSITIVE.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
-    return _BEARER.sub("Bearer ***", text)
+    text = _BEARER.sub("Bearer ***", text)
+    return _SENSITIVE.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
 
 
 class _RedactingFilter(logging.Filter):

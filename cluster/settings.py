@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     paper_allow_partial: bool = True
     paper_latency_ms: int = Field(0, ge=0)
     paper_tick_interval_s: float = Field(1.0, gt=0)
+    #: Feed the paper broker from the market-data feed shards (off: quotes via on_quotes).
+    paper_quote_feed: bool = True
 
     # --- market data ---
     feed_shards: int = Field(4, ge=1)
@@ -204,11 +206,9 @@ class Settings(BaseSettings):
 
     @property
     def pooled_processes(self) -> int:
-        """Processes that each hold a database pool: API replicas, DB-using actors, job workers.
-
-        The actors that hold pools today: the paper broker and the reconciler.
-        """
-        return self.api_replicas + 2 + self.job_workers
+        """Processes that each hold a database pool: API and gateway replicas, the
+        DB-using actors (paper broker, reconciler) and job workers."""
+        return self.api_replicas + self.gateway_replicas + 2 + self.job_workers
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed (validated again)."""

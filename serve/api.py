@@ -20,7 +20,11 @@ VERSION = "0.1.0"
 
 
 def create_api(services: Services) -> FastAPI:
+    from serve.schemas.problem import problem_responses
+
     app = FastAPI(
+        # every route may answer 400 for a body that cannot be parsed at all
+        responses=problem_responses(400),
         title="Elson API",
         version=VERSION,
         description="Paper and live trading on a Ray cluster. Errors are RFC 9457 problems; "
@@ -34,12 +38,23 @@ def create_api(services: Services) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "alive"}
 
-    @app.get("/readyz", tags=["ops"], summary="Readiness of every dependency")
+    @app.get(
+        "/readyz",
+        tags=["ops"],
+        summary="Readiness of every dependency",
+        responses={503: {"description": "A required dependency is down (same body)"}},
+    )
     async def readyz() -> JSONResponse:
         report = await run_in_threadpool(services.readiness)
         return JSONResponse(report.as_json(), status_code=report.http_status)
 
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics of the whole app")
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        summary="Prometheus metrics of the whole app",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
     async def metrics_endpoint() -> PlainTextResponse:
         text = await run_in_threadpool(metrics.gather_cluster_metrics)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")

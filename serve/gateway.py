@@ -403,19 +403,25 @@ async def _subscribe(conn: Connection, hub: GatewayHub, msg: Subscribe) -> None:
     for d in described:
         if "stream" in d and d["stream"] in msg.resume:
             d["resumed_from"] = msg.resume[d["stream"]]
+    if new_streams and hub.streams is None:
+        raise TransientError("event streams are not available on this gateway")
+    # Register everything first: an event published after the client reads `subscribed`
+    # is then always delivered (held back until `subscribed` has been queued).
+    for stream in new_streams:
+        assert hub.streams is not None
+        conn.streams.add(stream)
+        hub.stats.change(subscriptions=1)
+        await hub.streams.register(conn, stream, msg.resume.get(stream))
     conn.control("subscribed", channels=described)
-    for channel, symbol in new_market:
+    for channel, symbol in new_market:  # live only: ticks start after `subscribed`
         conn.market.add((channel, symbol))
         hub.stats.change(subscriptions=1)
         await hub.market.add(conn, channel, symbol)
     for stream in new_streams:
-        if hub.streams is None:
-            raise TransientError("event streams are not available on this gateway")
-        conn.streams.add(stream)
-        hub.stats.change(subscriptions=1)
-        await hub.streams.add(conn, stream, msg.resume.get(stream))
         if not conn.is_open:
             return
+        assert hub.streams is not None
+        await hub.streams.catch_up(conn, stream)
 
 
 async def _unsubscribe(conn: Connection, hub: GatewayHub, msg: Unsubscribe) -> None:

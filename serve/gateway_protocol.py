@@ -4,11 +4,12 @@ Why per replica and not per socket: a thousand sockets must not mean a thousand 
 ``XREAD`` connections, feed consumers or auth lookups. Each fan-out here reads once and
 hands one encoded text to every local socket's bounded queue (``Connection.enqueue``).
 
-Resume without loss or duplicates (``StreamFanout.add``): the subscription is registered
-*before* the backlog is read, so every event the tailer sees meanwhile lands in the
-subscription's ``pending`` list; the backlog (``AsyncEventBus.read_since`` from the
-client's last ``seq``) is then sent, then ``pending`` minus what the backlog already
-covered, and only then does the subscription go live. Everything is ordered by ``seq``,
+Resume without loss or duplicates (``StreamFanout.register`` then ``catch_up``): the
+subscription is registered *before* ``subscribed`` is answered and before the backlog is
+read, so every event the tailer sees meanwhile lands in the subscription's ``pending``
+list; the backlog (``AsyncEventBus.read_since`` from the client's last ``seq``) is then
+sent, then ``pending`` minus what the backlog already covered, and only then does the
+subscription go live. Everything is ordered by ``seq``,
 and a subscription never sends a ``seq`` at or below the last one it sent.
 """
 
@@ -71,6 +72,7 @@ class _Sub:
     conn: Connection
     last: int
     live: bool = False
+    resume: bool = False
     pending: list[Event] = field(default_factory=list)
 
 
@@ -91,7 +93,16 @@ class StreamFanout:
         return len(self._cursors)
 
     async def add(self, conn: Connection, stream: str, resume_after: int | None) -> None:
-        """Subscribe ``conn``; raises ``TransientError`` if Redis is unavailable."""
+        await self.register(conn, stream, resume_after)
+        await self.catch_up(conn, stream)
+
+    async def register(self, conn: Connection, stream: str, resume_after: int | None) -> None:
+        """Phase 1: from here on every event after the start point is kept for ``conn``.
+
+        The start point is ``resume_after`` or, for a live-only subscription, the stream's
+        head now. Nothing is sent until ``catch_up``, so the caller can answer
+        ``subscribed`` first. Raises ``TransientError`` if Redis is unavailable.
+        """
         sub = _Sub(conn, last=resume_after or 0)
         self._subs.setdefault(stream, {})[conn.id] = sub
         if stream not in self._cursors:
@@ -102,12 +113,17 @@ class StreamFanout:
             self._wake.set()
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="ws-tailer")
-        if resume_after is None:
+        sub.resume = resume_after is not None
+        if not sub.resume:
             sub.last = self._cursors[stream]
-            sub.live = True
+
+    async def catch_up(self, conn: Connection, stream: str) -> None:
+        """Phase 2: the retained backlog (if resuming), what arrived meanwhile, then live."""
+        sub = self._subs.get(stream, {}).get(conn.id)
+        if sub is None or sub.live:
             return
         batch = max(1, min(self.batch, conn.limits.send_queue // 4))
-        while self._current(stream, sub) and conn.is_open:
+        while sub.resume and self._current(stream, sub) and conn.is_open:
             got = await self.bus.read_since(stream, sub.last, batch)
             if not isinstance(got, Gap):
                 await conn.wait_room(len(got))

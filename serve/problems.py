@@ -8,6 +8,7 @@ the request id, and the trace goes to the log only.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +89,24 @@ REGISTRY: dict[str, ProblemType] = {
             "The instant is outside the calendar's range.",
         ),
         ProblemType(
+            "bad-request",
+            400,
+            "Malformed request",
+            "The body could not be parsed (invalid JSON or encoding).",
+        ),
+        ProblemType(
+            "payload-too-large",
+            413,
+            "Payload too large",
+            "The request body exceeds the limit.",
+        ),
+        ProblemType(
+            "unsupported-media-type",
+            415,
+            "Unsupported media type",
+            "Send application/json.",
+        ),
+        ProblemType(
             "method-not-allowed",
             405,
             "Method not allowed",
@@ -151,7 +170,11 @@ def install(app: FastAPI) -> None:
         if slug == "internal":
             log.error("unhandled platform error", exc_info=exc)
             return problem("internal")
-        return problem(slug, exc.message, **extra)
+        response = problem(slug, exc.message, **extra)
+        wait = getattr(exc, "retry_after_s", None)
+        if wait is not None:
+            response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -175,10 +198,15 @@ def install(app: FastAPI) -> None:
             401: "unauthenticated",
             403: "forbidden",
             404: "not-found",
+            400: "bad-request",
             405: "method-not-allowed",
             409: "conflict",
+            413: "payload-too-large",
+            415: "unsupported-media-type",
+            422: "validation",
             429: "rate-limited",
-        }.get(exc.status_code, "internal")
+            503: "dependency-unavailable",
+        }.get(exc.status_code, "internal" if exc.status_code >= 500 else "bad-request")
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem(slug, detail)
 

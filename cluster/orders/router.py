@@ -104,35 +104,36 @@ class BrokerRouter:
             return order  # rejected by the pre-trade checks, or a retry of a routed one
         if self.paper is not None:
             await self._paper("submit", str(order.id))
-            return self.service.get_order(order.id)
+            return await self._get(order.id)
         broker = self._broker()
         try:
             state = await broker.submit(order)
         except BrokerRejected as exc:
-            return self._apply(order.id, [OrderEvent(_E.REJECT, self._now(), reason=exc.reason)])
-        self.service.set_broker_order_id(order.id, state.broker_order_id)
-        return self._apply(order.id, ack_events(state, self._now()))
+            event = OrderEvent(_E.REJECT, self._now(), reason=exc.reason)
+            return await self._apply(order.id, [event])
+        await asyncio.to_thread(self.service.set_broker_order_id, order.id, state.broker_order_id)
+        return await self._apply(order.id, ack_events(state, self._now()))
 
     async def cancel(self, order: Order) -> Order:
         if self.paper is not None:
             await self._paper("cancel", str(order.id))
-            return self.service.get_order(order.id)
-        broker_id = self._broker_order_id(order.id)
+            return await self._get(order.id)
+        broker_id = await asyncio.to_thread(self._broker_order_id, order.id)
         if broker_id is None:
             raise TransientError(f"order {order.id} has no broker order id yet; retry")
         try:
             await self._broker().cancel(broker_id)
         except BrokerRejected as exc:
             event = OrderEvent(_E.CANCEL_REJECTED, self._now(), reason=exc.reason)
-            return self._apply(order.id, [event])
-        return self.service.get_order(order.id)  # canceled arrives by stream/reconciler
+            return await self._apply(order.id, [event])
+        return await self._get(order.id)  # canceled arrives by stream/reconciler
 
     async def replace(self, old: Order, new: Order) -> Order:
         """Returns the replacement order as booked."""
         if self.paper is not None:
             await self._paper("replace", str(old.id), str(new.id))
-            return self.service.get_order(new.id)
-        broker_id = self._broker_order_id(old.id)
+            return await self._get(new.id)
+        broker_id = await asyncio.to_thread(self._broker_order_id, old.id)
         if broker_id is None:
             raise TransientError(f"order {old.id} has no broker order id yet; retry")
         trail = new.trail_price.value if new.trail_price is not None else new.trail_percent
@@ -147,12 +148,12 @@ class BrokerRouter:
             )
         except BrokerRejected as exc:
             now = self._now()
-            self._apply(old.id, [OrderEvent(_E.REPLACE_REJECTED, now, reason=exc.reason)])
-            return self._apply(new.id, [OrderEvent(_E.REJECT, now, reason=exc.reason)])
+            await self._apply(old.id, [OrderEvent(_E.REPLACE_REJECTED, now, reason=exc.reason)])
+            return await self._apply(new.id, [OrderEvent(_E.REJECT, now, reason=exc.reason)])
         now = self._now()
-        self.service.set_broker_order_id(new.id, state.broker_order_id)
-        self._apply(old.id, [OrderEvent(_E.REPLACED, now, replaced_by=new.id)])
-        return self._apply(new.id, ack_events(state, now))
+        await asyncio.to_thread(self.service.set_broker_order_id, new.id, state.broker_order_id)
+        await self._apply(old.id, [OrderEvent(_E.REPLACED, now, replaced_by=new.id)])
+        return await self._apply(new.id, ack_events(state, now))
 
     # -- plumbing ----------------------------------------------------------------------
     def _now(self) -> Any:
@@ -162,10 +163,14 @@ class BrokerRouter:
         assert self.broker is not None
         return self.broker
 
-    def _apply(self, order_id: OrderId, events: list[OrderEvent]) -> Order:
+    async def _get(self, order_id: OrderId) -> Order:
+        return await asyncio.to_thread(self.service.get_order, order_id)
+
+    async def _apply(self, order_id: OrderId, events: list[OrderEvent]) -> Order:
+        """Database work runs in a thread: the router lives on a Serve replica's loop."""
         if not events:
-            return self.service.get_order(order_id)
-        return self.service.apply_events(order_id, events)
+            return await self._get(order_id)
+        return await asyncio.to_thread(self.service.apply_events, order_id, events)
 
     def _broker_order_id(self, order_id: OrderId) -> str | None:
         with self.service.db.session() as s:

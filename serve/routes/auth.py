@@ -6,15 +6,11 @@ returns a public schema. Bodies are never logged (they hold passwords and PII).
 
 from __future__ import annotations
 
-import math
-
 from fastapi import APIRouter, FastAPI, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 
 from cluster.auth.service import AuthService
-from domain.errors import RateLimited, TransientError
-from serve import problems
+from domain.errors import TransientError
 from serve.deps import CurrentUser, ServicesDep
 from serve.schemas.accounts import AccountPublic
 from serve.schemas.auth import (
@@ -133,14 +129,5 @@ async def revoke_session(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-async def _rate_limited(_: Request, exc: Exception) -> JSONResponse:
-    """Like the shared handler, but Retry-After carries the throttle's real wait."""
-    response = problems.problem("rate-limited", str(exc))
-    wait = getattr(exc, "retry_after_s", 1.0)
-    response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
-    return response
-
-
 def register(app: FastAPI, services: Services) -> None:
     app.include_router(router)
-    app.add_exception_handler(RateLimited, _rate_limited)

@@ -26,6 +26,7 @@ class Problem(BaseModel):
 
 
 _SLUG_BY_STATUS = {
+    400: "bad-request",
     401: "unauthenticated",
     403: "forbidden",
     404: "not-found",

@@ -189,3 +189,28 @@ def test_token_from_the_future_then_401(client: httpx.Client, alice: ApiUser, se
     future = int(time.time()) + int(timedelta(hours=1).total_seconds())
     token = jwt.encode(claims_for(alice, iat=future, exp=future + 600), secret, algorithm="HS256")
     assert_problem(me(client, token), 401, "unauthenticated")
+
+
+def test_verify_access_when_redis_down_then_db_decides_both_ways(
+    client: httpx.Client, alice: ApiUser, bob: ApiUser, api_services: Services
+) -> None:
+    from cluster.auth.sessions import SessionStore
+    from cluster.redis_client import ResilientRedis
+    from domain.errors import Unauthenticated
+    from tests.kit.redis_server import free_port
+
+    assert client.post("/v1/auth/logout", headers=alice.headers).status_code == 204
+    dead = ResilientRedis(
+        f"redis://127.0.0.1:{free_port()}/0", prefix="x:", timeout_s=0.05, attempts=1
+    )
+    live = api_services.auth.sessions
+    store = SessionStore(db=api_services.db, redis=dead, clock=live.clock, codec=live.codec)
+    try:
+        with pytest.raises(Unauthenticated):
+            store.verify_access(alice.access)  # cache unreachable: the DB still refuses
+        assert store.is_session_active(alice.session_id) is False
+        assert store.verify_access(bob.access).user_id == bob.id
+        assert store.is_session_active(bob.session_id) is True
+        assert dead.health.ok is False
+    finally:
+        dead.close()

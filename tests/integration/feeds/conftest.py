@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-import pytest
 import ray
 
 from actors.feed_supervisor import ensure
@@ -46,7 +45,10 @@ def feed_settings(settings: Settings, **overrides: Any) -> Settings:
 def running_feed(s: Settings, factories: dict[str, str] | None = None) -> Iterator[dict[int, Any]]:
     """Supervisor + shards up and answering; everything killed afterwards."""
     try:
-        ensure(s, factories)
+        checked = ensure(s, factories)
+        assert checked == [names.FEED_SUPERVISOR] + [
+            names.feed_shard(i) for i in range(s.feed_shards)
+        ]
         yield {
             i: names.get_actor(names.feed_shard(i), s.ray_namespace) for i in range(s.feed_shards)
         }
@@ -72,6 +74,14 @@ def wait_for(
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what or probe}")
 
 
-@pytest.fixture
-def feed_base(settings: Settings, ray_cluster: None) -> Settings:
-    return settings
+def metric_total(name: str, **tags: str) -> float:
+    """Sum of a Ray-exported counter over the cluster's metrics export (``ray_`` prefix)."""
+    from cluster.metrics import gather_cluster_metrics
+
+    total = 0.0
+    for line in gather_cluster_metrics().splitlines():
+        if not line.startswith(f"ray_{name}{{"):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in tags.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total

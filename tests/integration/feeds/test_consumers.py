@@ -10,7 +10,7 @@ import ray
 
 from cluster.marketdata.client import FeedClient
 from cluster.settings import Settings
-from tests.integration.feeds.conftest import feed_settings, running_feed
+from tests.integration.feeds.conftest import feed_settings, metric_total, running_feed, wait_for
 
 pytestmark = pytest.mark.ray
 
@@ -33,6 +33,12 @@ def test_poll_when_consumer_is_slow_then_oldest_dropped_and_counted(
         assert seqs == sorted(seqs) and seqs[0] > start  # the newest survive, in order
         consumers = ray.get(shard.status.remote(), timeout=10)["consumers"]
         assert consumers["slow"]["dropped"] == batch["dropped"]
+        wait_for(
+            lambda: metric_total("elson_feed_dropped_total") >= batch["dropped"],
+            20,
+            0.5,
+            "elson_feed_dropped_total in the cluster's metrics",
+        )
 
 
 def test_poll_when_consumer_stopped_polling_then_expired(

@@ -15,7 +15,13 @@ import pytest
 import ray
 
 from cluster.settings import Settings
-from tests.integration.feeds.conftest import SCRIPTED, feed_settings, running_feed, wait_for
+from tests.integration.feeds.conftest import (
+    SCRIPTED,
+    feed_settings,
+    metric_total,
+    running_feed,
+    wait_for,
+)
 from tests.kit.scripted_provider import write_control
 
 pytestmark = pytest.mark.ray
@@ -42,6 +48,21 @@ def started(tmp_path: Path, settings: Settings) -> tuple[Settings, Path]:
     return s, control
 
 
+def published_switches(s: Settings) -> list[Any]:
+    """Switch events on the ``feed`` stream of the event bus (for the gateway)."""
+    from cluster.events import EventBus
+    from cluster.redis_client import ResilientRedis
+
+    assert s.redis_url is not None
+    redis = ResilientRedis(s.redis_url.get_secret_value(), prefix=s.redis_key_prefix)
+    try:
+        found = EventBus(redis, prefix=s.redis_key_prefix).read_since("feed", 0)
+    finally:
+        redis.close()
+    assert isinstance(found, list), found
+    return found
+
+
 def at(record: dict[str, Any]) -> float:
     return datetime.fromisoformat(record["at"]).timestamp()
 
@@ -66,6 +87,15 @@ def test_when_primary_goes_stale_then_switches_within_staleness_plus_one_check(
         print(f"\nstale switch after {took:.3f}s (bound {0.5 + 0.25:.2f}s + slack)")
         assert took <= 0.5 + 0.25 + SLACK_S
         assert sorted(switch["symbols"]) == ["AAPL", "MSFT"]
+        bus_events = wait_for(lambda: published_switches(s), 5, 0.1, "switch on the bus")
+        assert [e.data["to"] for e in bus_events] == ["simulated"]
+        assert bus_events[0].type == "feed.switch"
+        wait_for(
+            lambda: metric_total("elson_feed_switches_total", reason="stale") >= 2,
+            20,
+            0.5,
+            "elson_feed_switches_total in the cluster's metrics",
+        )
 
 
 def test_when_primary_errors_repeatedly_then_breaker_opens_and_switches(

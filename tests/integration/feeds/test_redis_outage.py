@@ -17,7 +17,7 @@ from cluster.marketdata.client import FeedClient
 from cluster.readiness import run_checks
 from cluster.settings import Settings
 from serve.services import actor_check
-from tests.integration.feeds.conftest import feed_settings, running_feed, wait_for
+from tests.integration.feeds.conftest import feed_settings, metric_total, running_feed, wait_for
 from tests.kit.redis_server import RedisProcess
 
 pytestmark = pytest.mark.ray
@@ -62,6 +62,7 @@ async def test_when_redis_stops_then_ticks_flow_failures_counted_and_writes_resu
                 wait_for(lambda: cached_seq(r, s.redis_key_prefix, "AAPL") > 0, 5, what="cache")
                 assert run_checks([readiness]).checks[readiness.name]["state"] == "up"
                 failures_before = health(shard)["failures_total"]
+                exported_before = metric_total("elson_redis_failures_total", op="feed_cache_write")
 
                 proc.stop()
                 flowing = await quotes_within(client, 2.0)
@@ -74,6 +75,15 @@ async def test_when_redis_stops_then_ticks_flow_failures_counted_and_writes_resu
                 assert down["failed_flushes"] > 0
                 assert report.checks[readiness.name]["state"] == "degraded"
                 assert report.status.value == "degraded"
+                wait_for(
+                    lambda: (
+                        metric_total("elson_redis_failures_total", op="feed_cache_write")
+                        > exported_before
+                    ),
+                    20,
+                    0.5,
+                    "elson_redis_failures_total to rise in the cluster's metrics",
+                )
 
                 proc.start()  # same port, empty (no persistence)
                 wait_for(lambda: health(shard)["state"] == "up", 10, what="redis recovered")

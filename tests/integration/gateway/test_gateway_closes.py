@@ -9,7 +9,6 @@ import json
 import socket
 import time
 import tracemalloc
-import uuid
 
 from websockets.asyncio.client import connect as ws_connect
 
@@ -213,7 +212,3 @@ async def _settle(gw, within: float = 5.0) -> None:
     deadline = time.monotonic() + within
     while gw.hub.stats.connections and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.02)
-
-
-def test_uuid_sanity() -> None:
-    assert uuid.UUID(str(uuid.uuid4()))

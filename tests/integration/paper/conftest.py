@@ -31,7 +31,9 @@ WEDNESDAY = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # 10:00 New York, full se
 @pytest.fixture(scope="session")
 def paper_settings(settings: Settings) -> Settings:
     """Background ticks and passes effectively off: tests step time themselves."""
-    return settings.with_overrides(paper_tick_interval_s=3600, reconcile_interval_s=3600)
+    return settings.with_overrides(
+        paper_tick_interval_s=3600, reconcile_interval_s=3600, paper_quote_feed=False
+    )
 
 
 @pytest.fixture(scope="session")

@@ -106,9 +106,7 @@ async def test_market_sell_when_bid_present_then_fills_at_bid(desk: Desk) -> Non
 async def test_limit_buy_when_ask_above_limit_then_waits_and_fills_below_limit(
     desk: Desk,
 ) -> None:
-    order = await desk.place(
-        symbol="AAPL", side="buy", type="limit", qty="10", limit_price="99.50"
-    )
+    order = await desk.place(symbol="AAPL", side="buy", type="limit", qty="10", limit_price="99.50")
     await desk.driver.step(T0 + S, ("AAPL", "99.90", "100.00"))
     assert desk.order(order.id).status.value == "new"
     assert desk.fills(order.id) == []
@@ -121,9 +119,7 @@ async def test_limit_buy_when_ask_above_limit_then_waits_and_fills_below_limit(
 
 async def test_limit_sell_when_bid_reaches_limit_then_fills_at_bid(desk: Desk) -> None:
     await hold(desk, "AAPL", "10", T0 + S)
-    order = await desk.place(
-        symbol="AAPL", side="sell", type="limit", qty="10", limit_price="101"
-    )
+    order = await desk.place(symbol="AAPL", side="sell", type="limit", qty="10", limit_price="101")
     await desk.driver.step(T0 + 2 * S, ("AAPL", "100.50", "100.60"))
     assert desk.order(order.id).status.value == "new"
     await desk.driver.step(T0 + 3 * S, ("AAPL", "101.20", "101.30"))
@@ -276,3 +272,26 @@ async def test_replace_limit_then_old_replaced_and_new_fills_at_new_limit(desk: 
     await desk.driver.step(T0 + S, ("AAPL", "99.30", "99.45"))
     assert desk.order(new.id).status.value == "filled"
     assert desk.cash() == D("99005.50")
+
+
+async def test_set_clock_outside_test_env_then_forbidden(
+    ray_cluster: None, paper_settings: Any
+) -> None:
+    import uuid
+
+    import pytest
+    import ray
+
+    from actors.paper_broker import ensure
+    from domain.errors import Forbidden
+
+    name = f"test.paper.dev.{uuid.uuid4().hex[:8]}"
+    ensure(paper_settings.with_overrides(env="dev"), name=name)
+    actor = ray.get_actor(name, namespace=paper_settings.ray_namespace)
+    try:
+        with pytest.raises(Forbidden):
+            await call(actor.set_clock.remote(T0.isoformat()))
+        with pytest.raises(Forbidden):
+            await call(actor.fail_next_applies.remote(1))
+    finally:
+        ray.kill(actor, no_restart=True)

@@ -142,3 +142,18 @@ async def test_cls_order_then_ignores_session_quotes_and_fills_at_close_on_last_
     assert order.status.value == "filled" and order.filled_avg_price == D("100.40")
     assert order.filled_at == WED_CLOSE
     assert desk.cash() == D("98996.00")
+
+
+async def test_background_tick_when_clock_passes_close_then_day_order_expires_unprompted(
+    make_desk: Any,
+) -> None:
+    import asyncio
+    import time
+
+    desk = await make_desk(paper_tick_interval_s=0.2)
+    order = await desk.place(symbol="AAPL", side="buy", type="limit", qty="10", limit_price="90")
+    await desk.driver.at(WED_CLOSE + S)  # no tick() call: the actor's own task must notice
+    deadline = time.monotonic() + 10
+    while desk.order(order.id).status.value != "expired":
+        assert time.monotonic() < deadline, "the background tick did not expire the order"
+        await asyncio.sleep(0.1)  # waiting for the actor's real timer, not for market time

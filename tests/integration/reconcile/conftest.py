@@ -11,14 +11,15 @@ import pytest
 import ray
 
 from cluster.settings import Settings
-from tests.integration.paper.conftest import (  # noqa: F401  (fixtures)
-    Desk,
-    calendar,
-    desk,
-    make_desk,
-    paper_settings,
-    test_db,
-)
+from tests.integration.paper import conftest as _paper
+from tests.integration.paper.conftest import Desk
+
+# The paper fixtures, shared (pytest registers fixtures bound in a conftest).
+calendar = _paper.calendar
+desk = _paper.desk
+make_desk = _paper.make_desk
+paper_settings = _paper.paper_settings
+test_db = _paper.test_db
 
 MAX_CHECKS = 3
 
