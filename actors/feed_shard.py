@@ -119,7 +119,7 @@ class FeedShard:
         s = self.settings = settings
         self.index = index
         configure_logging(s.log_level, json_format=s.env.is_protected)
-        clock = clock_for(s.clock_start)
+        clock = clock_for(s.clock_start, s.clock_anchor)
         owned = partition(s.symbols, s.feed_shards).get(index, [])
         self.redis: AsyncResilientRedis | None = None
         cache = publish = None

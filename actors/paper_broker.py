@@ -101,7 +101,7 @@ class PaperBroker:
             raise RuntimeError("the paper broker needs a resolved database URL")
         self.settings = settings
         self.incarnation = uuid.uuid4().hex
-        self.clock = SwitchableClock(clock_for(settings.clock_start))
+        self.clock = SwitchableClock(clock_for(settings.clock_start, settings.clock_anchor))
         self.db = Database.for_settings(
             settings.database_url.get_secret_value(),
             reserve=settings.db_connection_reserve,

@@ -54,7 +54,7 @@ class Reconciler:
             raise RuntimeError("the reconciler needs a resolved database URL")
         self.settings = settings
         self.incarnation = uuid.uuid4().hex
-        self.clock = clock_for(settings.clock_start)
+        self.clock = clock_for(settings.clock_start, settings.clock_anchor)
         self.db = Database.for_settings(
             settings.database_url.get_secret_value(),
             reserve=settings.db_connection_reserve,

@@ -8,7 +8,7 @@ start-up, naming the ``ELSON_`` variable to fix.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     #: dev/test only: run on a clock that starts at this instant (e.g. a Tuesday 10:00 New
     #: York) so the market is open whatever day it is. Refused in staging/production.
     clock_start: datetime | None = None
+    #: the real instant at which ``clock_start`` applies; filled in when settings are
+    #: first built, then carried to every process so all share one shifted timeline.
+    clock_anchor: datetime | None = None
 
     # --- trading ---
     broker: str = "paper"
@@ -150,6 +153,13 @@ class Settings(BaseSettings):
     ws_send_queue: int = Field(1_024, ge=4, description="messages buffered per socket")
     ws_send_timeout_s: float = Field(5.0, gt=0)
     ws_max_subscriptions: int = Field(200, ge=1, description="streams per socket")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _anchor_clock(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("clock_start") and not data.get("clock_anchor"):
+            data = {**data, "clock_anchor": datetime.now(UTC)}
+        return data
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:

@@ -76,7 +76,7 @@ class BrokerOrderState:
             return None
         notional = self.filled_qty * self.filled_avg_price - before_qty * before_avg
         return BrokerFill(
-            execution_id=f"{self.broker_order_id}:{self.filled_qty.normalize()}",
+            execution_id=f"{self.broker_order_id}:{format(self.filled_qty.normalize(), 'f')}",
             qty=delta,
             price=notional / delta,
             at=self.updated_at,

@@ -106,7 +106,7 @@ def build_services(
     from cluster.clock import clock_for
 
     services = Services(settings=settings, db=db, redis=redis, in_ray=in_ray)
-    services.clock = clock_for(settings.clock_start)
+    services.clock = clock_for(settings.clock_start, settings.clock_anchor)
     for wire in _capability_wiring():
         wire(services)
     if services.orders is not None and (in_ray or settings.broker != "paper"):

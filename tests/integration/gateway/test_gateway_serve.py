@@ -9,14 +9,13 @@ import httpx
 import pytest
 
 from cluster.settings import Settings
-from tests.integration.serve.conftest import serve_app, serve_settings  # noqa: F401
 from tests.kit.ws import authenticate, close_code, connect, recv, send
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 WS = "ws://127.0.0.1:8000/ws"
 
 
-def test_schema_through_serve_lists_every_message_and_close_code(serve_app: str) -> None:  # noqa: F811
+def test_schema_through_serve_lists_every_message_and_close_code(serve_app: str) -> None:
     doc = httpx.get(f"{serve_app}/ws/schema", timeout=10).json()
     assert {"authenticate", "subscribe", "unsubscribe", "pong"} <= set(doc["client"])
     assert {"event", "gap", "market", "warning", "error", "ping"} <= set(doc["server"])
@@ -24,7 +23,7 @@ def test_schema_through_serve_lists_every_message_and_close_code(serve_app: str)
 
 
 async def test_through_serve_bad_token_4401_and_own_orders_stream_delivered(
-    serve_app: str,  # noqa: F811
+    serve_app: str,
     services,
     new_member,
 ) -> None:
@@ -58,8 +57,8 @@ async def test_through_serve_bad_token_4401_and_own_orders_stream_delivered(
 
 
 async def test_through_serve_no_authenticate_then_4408(
-    serve_app: str,  # noqa: F811
-    serve_settings: Settings,  # noqa: F811
+    serve_app: str,
+    serve_settings: Settings,
 ) -> None:
     ws = await connect(WS)
     code, _ = await close_code(ws, within=serve_settings.ws_auth_timeout_s + 5)

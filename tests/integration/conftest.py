@@ -13,9 +13,21 @@ SERVE_PORT = 8000
 BASE = f"http://127.0.0.1:{SERVE_PORT}"
 
 
+#: Tuesday 2026-11-24 10:00 New York: the Serve deployment runs on a shifted clock so the
+#: market is open whatever day the suite runs (end-to-end paper trading needs fills).
+MARKET_OPEN = "2026-11-24T15:00:00+00:00"
+
+
 @pytest.fixture(scope="session")
 def serve_settings(settings: Settings) -> Settings:
-    return settings.with_overrides(api_replicas=2, http_port=SERVE_PORT)
+    return settings.with_overrides(
+        api_replicas=2,
+        http_port=SERVE_PORT,
+        clock_start=MARKET_OPEN,
+        feed_shards=2,
+        feed_symbols="AAPL,MSFT,SPY",
+        feed_tick_interval_s=0.25,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +46,11 @@ def serve_app(ray_cluster: None, serve_settings: Settings) -> Iterator[str]:
         "redis_key_prefix": s.redis_key_prefix,
         "api_replicas": s.api_replicas,
         "data_dir": str(s.data_dir),
+        "clock_start": s.clock_start,
+        "clock_anchor": s.clock_anchor,
+        "feed_shards": s.feed_shards,
+        "feed_symbols": s.feed_symbols,
+        "feed_tick_interval_s": s.feed_tick_interval_s,
     }
     args = AppArgs(settings=overrides)
     serve.run(build_app(args), name=names.API_APP, route_prefix="/", blocking=False)
@@ -51,3 +68,21 @@ def serve_app(ray_cluster: None, serve_settings: Settings) -> Iterator[str]:
     yield BASE
     serve.delete(names.GATEWAY_APP)
     serve.delete(names.API_APP)
+    _kill_platform_actors(s)
+
+
+def _kill_platform_actors(s: Settings) -> None:
+    """The builders created detached actors; the session's Ray ends soon, but free them now."""
+    import ray
+
+    from cluster.names import FEED_SUPERVISOR, PAPER_BROKER, RECONCILER, feed_shard, get_actor
+
+    for name in [
+        PAPER_BROKER,
+        RECONCILER,
+        FEED_SUPERVISOR,
+        *(feed_shard(i) for i in range(s.feed_shards)),
+    ]:
+        handle = get_actor(name, s.ray_namespace)
+        if handle is not None:
+            ray.kill(handle, no_restart=True)
