@@ -45,6 +45,7 @@ class _Metric:
         )
         self._impl: Any = None
         self._ray = False
+        self._local_total = 0.0  # what this process recorded, whichever backend took it
 
     def _get(self) -> Any:
         if self._impl is None:
@@ -57,7 +58,13 @@ class _Metric:
         tags = tags or {}
         return {k: str(tags.get(k, "")) for k in self.tags}
 
+    @property
+    def local_total(self) -> float:
+        """Sum of ``inc`` calls in this process (for readiness details and tests)."""
+        return self._local_total
+
     def inc(self, value: float = 1.0, tags: dict[str, str] | None = None) -> None:
+        self._local_total += value
         impl = self._get()
         if self._ray:
             impl.inc(value, tags=self._tags(tags))

@@ -60,7 +60,6 @@ class Settings(BaseSettings):
     # --- Ray / Serve ---
     ray_address: str | None = None
     ray_namespace: str = "elson"
-    ray_gcs_port: int = 6390  # Redis holds 6379: never let a local head take it
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     serve_high_throughput: bool = True

@@ -16,10 +16,15 @@ from cluster.auth.passwords import Passwords
 from cluster.auth.service import AuthService
 from cluster.auth.throttle import LoginThrottle
 from cluster.auth.tokens import TokenCodec, resolve_secret
+from cluster.clock import SystemClock
 
 
 def build_auth(services: Any) -> AuthService:
+    """Auth runs on real time whatever ``services.clock`` is: token lifetimes, throttle
+    windows and session ages are security properties, not part of a (possibly shifted)
+    market simulation, and every process must agree on them."""
     settings = services.settings
+    clock = SystemClock()
     secret = resolve_secret(
         settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
         settings.data_dir,
@@ -28,17 +33,17 @@ def build_auth(services: Any) -> AuthService:
     codec = TokenCodec(secret, ttl=timedelta(seconds=settings.access_token_ttl_s))
     # Field encryption of PII arrives in a later issue; until then IdentityCipher (see
     # cluster/accounts/cipher.py) in every environment.
-    accounts = AccountsService(services.db, services.clock, IdentityCipher())
+    accounts = AccountsService(services.db, clock, IdentityCipher())
     throttle = LoginThrottle(
         services.redis,
-        services.clock,
+        clock,
         max_failures=settings.login_max_failures,
         window_s=settings.login_failure_window_s,
     )
     return AuthService(
         db=services.db,
         redis=services.redis,
-        clock=services.clock,
+        clock=clock,
         codec=codec,
         accounts=accounts,
         throttle=throttle,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -19,8 +20,23 @@ MARKET_OPEN = "2026-11-24T15:00:00+00:00"
 
 
 @pytest.fixture(scope="session")
-def serve_settings(settings: Settings) -> Settings:
+def serve_database_url() -> Iterator[str]:
+    """The Serve deployment's own database: its reconciler and paper broker work on every
+    open order they see, so they must not see the orders other tests make."""
+    from cluster import migrate
+    from tests.conftest import RUN_ID, create_database, drop_database
+
+    name = f"elson_test_{RUN_ID}_serve"
+    url = create_database(name)
+    migrate.upgrade(url)
+    yield url
+    drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def serve_settings(settings: Settings, serve_database_url: str) -> Settings:
     return settings.with_overrides(
+        database_url=serve_database_url,
         api_replicas=2,
         http_port=SERVE_PORT,
         clock_start=MARKET_OPEN,
@@ -28,6 +44,17 @@ def serve_settings(settings: Settings) -> Settings:
         feed_symbols="AAPL,MSFT,SPY",
         feed_tick_interval_s=0.25,
     )
+
+
+@pytest.fixture(scope="session")
+def serve_services(serve_settings: Settings) -> Iterator[Any]:
+    """In-process services on the Serve deployment's database and Redis prefix (to make
+    users, tokens and events the deployment sees)."""
+    from serve.services import build_services
+
+    services = build_services(serve_settings, in_ray=False, process_label="serve-tests")
+    yield services
+    services.close()
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 import httpx
-import prometheus_client
 
+from cluster import metrics
 from cluster.settings import Settings
 from serve.api import create_api
 from serve.services import build_services
@@ -16,11 +16,8 @@ from tests.kit.redis_server import RedisProcess
 
 
 def failures_total() -> float:
-    total = 0.0
-    for metric in prometheus_client.REGISTRY.collect():
-        if metric.name == "elson_redis_failures":
-            total += sum(s.value for s in metric.samples if s.name.endswith("_total"))
-    return total
+    """``elson_redis_failures_total`` as recorded by this process (Ray or prometheus)."""
+    return metrics.redis_failures().local_total
 
 
 def test_redis_outage_then_degraded_served_counted_and_recovers(

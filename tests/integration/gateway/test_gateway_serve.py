@@ -24,14 +24,13 @@ def test_schema_through_serve_lists_every_message_and_close_code(serve_app: str)
 
 async def test_through_serve_bad_token_4401_and_own_orders_stream_delivered(
     serve_app: str,
-    services,
-    new_member,
+    serve_services,
 ) -> None:
     ws = await connect(WS)
     await send(ws, {"type": "authenticate", "token": "nope"})
     assert (await close_code(ws))[0] == 4401
 
-    alice = new_member()
+    alice = _member(serve_services)
     stream = f"orders:{alice.account_id}"
     ws = await connect(WS)
     await authenticate(ws, alice.token)
@@ -45,7 +44,7 @@ async def test_through_serve_bad_token_4401_and_own_orders_stream_delivered(
     )
     assert (await recv(ws, within=10))["type"] == "subscribed"
     marker = uuid.uuid4().hex
-    seq = await asyncio.to_thread(services.events.publish, stream, "new", {"marker": marker})
+    seq = await asyncio.to_thread(serve_services.events.publish, stream, "new", {"marker": marker})
     msg = await recv(ws, within=10)
     assert (msg["type"], msg["stream"], msg["seq"], msg["data"]) == (
         "event",
@@ -63,3 +62,13 @@ async def test_through_serve_no_authenticate_then_4408(
     ws = await connect(WS)
     code, _ = await close_code(ws, within=serve_settings.ws_auth_timeout_s + 5)
     assert code == 4408
+
+
+def _member(services):  # type: ignore[no-untyped-def]
+    """A user and token on the Serve deployment's own database."""
+    from tests.integration.gateway.conftest import PASSWORD, Member
+
+    email = f"ws-{uuid.uuid4().hex[:10]}@example.com"
+    reg = services.auth.register(email, PASSWORD, "individual")
+    pair = services.auth.login(email, PASSWORD, ip="127.0.0.1", user_agent="pytest")
+    return Member(str(reg.user.id), str(reg.account.id), pair.access_token, pair.session_id)

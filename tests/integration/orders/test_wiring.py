@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -9,10 +10,12 @@ from typing import Any
 from cluster.db import Database
 from cluster.orders.service import OrderService
 from cluster.orders.wiring import wire
+from cluster.redis_client import ResilientRedis
 from cluster.settings import Settings
 from domain.clock import FakeClock
+from domain.marketdata import Quote
 from domain.orders import OrderStatus
-from tests.integration.orders.conftest import OPEN_TUESDAY, FakeQuotes
+from tests.integration.orders.conftest import OPEN_TUESDAY
 from tests.integration.orders.helpers import market
 
 
@@ -28,7 +31,12 @@ class Bus:
 def test_wire_builds_calendar_and_resolves_quotes_and_events_late(
     orders_db: Database, settings: Settings, account: str
 ) -> None:
+    assert settings.redis_url is not None
+    redis = ResilientRedis(
+        settings.redis_url.get_secret_value(), prefix=f"{settings.redis_key_prefix}wiring:"
+    )
     services = SimpleNamespace(
+        redis=redis,
         db=orders_db,
         clock=FakeClock(OPEN_TUESDAY),
         settings=settings,
@@ -45,9 +53,21 @@ def test_wire_builds_calendar_and_resolves_quotes_and_events_late(
     no_quote = service.submit(account, market("buy")).order  # type: ignore[arg-type]
     assert no_quote.status is OrderStatus.REJECTED  # no market data wired: fail closed
 
-    quotes, bus = FakeQuotes(), Bus()
-    quotes.set("AAPL", "10.00", "10.01")
-    services.marketdata, services.events = quotes, bus  # wired after us, as in production
+    bus = Bus()
+    quote = Quote(
+        "AAPL",
+        Decimal("10.00"),
+        100,
+        Decimal("10.01"),
+        100,
+        OPEN_TUESDAY,
+        OPEN_TUESDAY,
+        "simulated",
+        1,
+    )
+    # the feed shards' cache is where the service looks (cluster.marketdata.latest)
+    redis.client.hset(redis.key("feed", "last", "AAPL"), "quote", json.dumps(quote.to_wire()))
+    services.events = bus  # wired after us, as in production
     ok = service.submit(account, market("buy")).order  # type: ignore[arg-type]
     assert ok.status is OrderStatus.PENDING_NEW
     assert bus.sent[-1][:2] == (f"orders:{account}", "pending_new")

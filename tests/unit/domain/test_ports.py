@@ -10,7 +10,9 @@ AT = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 
 
 def state(qty: str, avg: str) -> BrokerOrderState:
-    return BrokerOrderState("b-1", "c-1", OrderStatus.PARTIALLY_FILLED, Decimal(qty), Decimal(avg), updated_at=AT)
+    return BrokerOrderState(
+        "b-1", "c-1", OrderStatus.PARTIALLY_FILLED, Decimal(qty), Decimal(avg), updated_at=AT
+    )
 
 
 def test_fill_since_execution_id_is_plain_decimal_text() -> None:
