@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -22,12 +23,16 @@ async def test_feed_quotes_when_order_working_then_fills_without_scripted_quotes
     from actors.feed_supervisor import ensure as ensure_feed
     from actors.feed_supervisor import shard_names
 
+    # a namespace of its own: the session's Serve deployment runs feeds under the default one
+    namespace = f"elson-paper-feed-{uuid.uuid4().hex[:6]}"
     feed = paper_settings.with_overrides(
-        feed_shards=1, feed_always_open=True, feed_tick_interval_s=0.2
+        ray_namespace=namespace, feed_shards=1, feed_always_open=True, feed_tick_interval_s=0.2
     )
     started = await asyncio.to_thread(ensure_feed, feed)
     try:
-        desk: Desk = await make_desk(paper_quote_feed=True, feed_shards=1, feed_always_open=True)
+        desk: Desk = await make_desk(
+            ray_namespace=namespace, paper_quote_feed=True, feed_shards=1, feed_always_open=True
+        )
         desk.driver.book("AAPL", "99.90", "100.00")  # the service's reservation quote
         order = await desk.place(symbol="AAPL", side="buy", type="market", qty="1")
         deadline = time.monotonic() + 30
