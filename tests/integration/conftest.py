@@ -34,6 +34,21 @@ def serve_database_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def paper_database_url() -> Iterator[str]:
+    """A database of the paper tests' own. The paper broker is one per database in
+    production (after a restart it ignores quotes older than the last event booked for a
+    symbol), so fills other tests book for the same symbols must not be in its database."""
+    from cluster import migrate
+    from tests.conftest import RUN_ID, create_database, drop_database
+
+    name = f"elson_test_{RUN_ID}_paper"
+    url = create_database(name)
+    migrate.upgrade(url)
+    yield url
+    drop_database(name)
+
+
+@pytest.fixture(scope="session")
 def serve_settings(settings: Settings, serve_database_url: str) -> Settings:
     return settings.with_overrides(
         database_url=serve_database_url,

@@ -29,10 +29,13 @@ WEDNESDAY = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # 10:00 New York, full se
 
 
 @pytest.fixture(scope="session")
-def paper_settings(settings: Settings) -> Settings:
+def paper_settings(settings: Settings, paper_database_url: str) -> Settings:
     """Background ticks and passes effectively off: tests step time themselves."""
     return settings.with_overrides(
-        paper_tick_interval_s=3600, reconcile_interval_s=3600, paper_quote_feed=False
+        database_url=paper_database_url,
+        paper_tick_interval_s=3600,
+        reconcile_interval_s=3600,
+        paper_quote_feed=False,
     )
 
 
@@ -42,8 +45,8 @@ def calendar() -> MarketCalendar:
 
 
 @pytest.fixture(scope="session")
-def test_db(database_url: str) -> Iterator[Database]:
-    db = Database(database_url, PoolSize(2, 2))
+def test_db(paper_database_url: str) -> Iterator[Database]:
+    db = Database(paper_database_url, PoolSize(2, 2))
     yield db
     db.dispose()
 
