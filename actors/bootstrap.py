@@ -8,10 +8,26 @@ second builder adopts them instead of starting twins. Each actor module listed h
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from cluster.settings import Settings
 
 MODULES = ("actors.feed_supervisor", "actors.paper_broker", "actors.reconciler")
+
+
+def platform_actor(name: str, settings: Settings, **extra: Any) -> dict[str, Any]:
+    """Ray options shared by every long-lived platform actor: named in the app's namespace,
+    detached (survives the driver), adopted if it exists, restarted forever, and asking
+    for no CPU so it never starves the scheduler."""
+    return {
+        "name": name,
+        "namespace": settings.ray_namespace,
+        "lifetime": "detached",
+        "get_if_exists": True,
+        "max_restarts": -1,
+        "num_cpus": 0,
+        **extra,
+    }
 
 
 def ensure_actors(settings: Settings) -> list[str]:

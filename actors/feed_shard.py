@@ -25,6 +25,7 @@ from typing import Any, cast
 
 import ray
 
+from actors.bootstrap import platform_actor
 from actors.feed_core import FeedCore
 from cluster import names
 from cluster.clock import clock_for
@@ -239,12 +240,7 @@ def create_shard(
     settings: Settings, index: int, provider_factories: dict[str, str] | None = None
 ) -> Any:
     """Create (or adopt) shard ``index`` as a detached, restartable named actor."""
-    return FeedShardActor.options(  # type: ignore[attr-defined]
-        name=names.feed_shard(index),
-        namespace=settings.ray_namespace,
-        lifetime="detached",
-        get_if_exists=True,
-        max_restarts=-1,
-        num_cpus=0,
-        max_concurrency=1000,
-    ).remote(settings, index, provider_factories)
+    options = platform_actor(names.feed_shard(index), settings, max_concurrency=1000)
+    return FeedShardActor.options(**options).remote(  # type: ignore[attr-defined]
+        settings, index, provider_factories
+    )

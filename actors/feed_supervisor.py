@@ -17,6 +17,7 @@ from typing import Any
 import ray
 from ray.exceptions import ActorDiedError, GetTimeoutError, RayActorError
 
+from actors.bootstrap import platform_actor
 from actors.feed_shard import create_shard
 from cluster import names
 from cluster.settings import Settings
@@ -103,14 +104,10 @@ FeedSupervisorActor = ray.remote(FeedSupervisor)
 
 
 def create_supervisor(settings: Settings, provider_factories: dict[str, str] | None = None) -> Any:
-    return FeedSupervisorActor.options(  # type: ignore[attr-defined]
-        name=names.FEED_SUPERVISOR,
-        namespace=settings.ray_namespace,
-        lifetime="detached",
-        get_if_exists=True,
-        max_restarts=-1,
-        num_cpus=0,
-    ).remote(settings, provider_factories)
+    options = platform_actor(names.FEED_SUPERVISOR, settings)
+    return FeedSupervisorActor.options(**options).remote(  # type: ignore[attr-defined]
+        settings, provider_factories
+    )
 
 
 def ensure(

@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 
 import ray
 
+from actors.bootstrap import platform_actor
 from actors.paper_desk import PaperDesk
 from actors.paper_feed import FeedQuoteSource, QuoteSource
 from actors.paper_state import RestorableEngine
@@ -231,12 +232,5 @@ def ensure(settings: Settings, *, name: str = names.PAPER_BROKER) -> list[str]:
     if settings.broker != "paper":
         return []
     remote = ray.remote(PaperBroker)
-    remote.options(  # type: ignore[attr-defined]
-        name=name,
-        namespace=settings.ray_namespace,
-        lifetime="detached",
-        get_if_exists=True,
-        num_cpus=0,
-        max_restarts=-1,
-    ).remote(settings)
+    remote.options(**platform_actor(name, settings)).remote(settings)  # type: ignore[attr-defined]
     return [name]

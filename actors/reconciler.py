@@ -27,6 +27,7 @@ from typing import Any
 import ray
 from sqlalchemy import select
 
+from actors.bootstrap import platform_actor
 from actors.reconcile_plan import BrokerView, catch_up, view_from_paper, view_from_state
 from cluster import names
 from cluster.clock import clock_for
@@ -187,12 +188,7 @@ def ensure(
 ) -> list[str]:
     """Create or adopt the detached reconciler; returns its name for readiness."""
     remote = ray.remote(Reconciler)
-    remote.options(  # type: ignore[attr-defined]
-        name=name,
-        namespace=settings.ray_namespace,
-        lifetime="detached",
-        get_if_exists=True,
-        num_cpus=0,
-        max_restarts=-1,
-    ).remote(settings, paper_name=paper_name)
+    remote.options(**platform_actor(name, settings)).remote(  # type: ignore[attr-defined]
+        settings, paper_name=paper_name
+    )
     return [name]
