@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from cluster.db import Database
 from cluster.tables import accounts
-from domain.errors import NotFound
+from domain.errors import Forbidden, NotFound
 from domain.ids import AccountId
 
 
@@ -36,9 +36,14 @@ def owns_account(db: Database, user_id: str, account_id: str) -> bool:
     return owner_of(db, account_id) == str(user_id)
 
 
-def account_for(db: Database, user_id: str, role: str, account_id: str) -> AccountId:
-    """The account id if the user may act on it; ``NotFound`` otherwise."""
+def account_for(
+    db: Database, user_id: str, role: str, account_id: str, *, write: bool = False
+) -> AccountId:
+    """The account id if the user may act on it, in one query: another user's account is
+    ``NotFound``; an admin may read any account but writes only to their own (``Forbidden``)."""
     owner = owner_of(db, account_id)
     if owner is None or (owner != str(user_id) and role != "admin"):
         raise NotFound(f"account {account_id} not found")
+    if write and owner != str(user_id):
+        raise Forbidden("admins may not trade on another user's account")
     return AccountId(str(uuid.UUID(str(account_id))))

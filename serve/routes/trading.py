@@ -16,24 +16,18 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from cluster.access import account_for
-from domain.errors import DomainError, Forbidden, TransientError, ValidationFailed
+from domain.errors import DomainError, TransientError, ValidationFailed
 from domain.ids import AccountId, OrderId, parse_order_id
 from domain.order_request import OrderRequest, ReplaceRequest
 from domain.orders import Order, OrderType, Side, TimeInForce
 from serve.deps import CurrentUser, Principal
 from serve.problems import slug_for
 from serve.schemas import trading as sc
+from serve.schemas.problem import problem_responses
 from serve.services import Services
 
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not authenticated (`/problems/unauthenticated`)"},
-    403: {"description": "Forbidden (`/problems/forbidden`)"},
-    404: {"description": "Account or order not found, or not yours (`/problems/not-found`)"},
-    422: {
-        "description": "Invalid input (`/problems/validation`), idempotency mismatch, market closed"
-    },
-    503: {"description": "A dependency is unavailable (`/problems/dependency-unavailable`)"},
-}
+# documented as application/problem+json with the shared Problem schema
+PROBLEMS = problem_responses(401, 403, 404, 409, 422, 503)
 AccountPath = Annotated[str, Path(description="Account id (UUID)", max_length=64)]
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", max_length=128, description="Retry-safe key")
@@ -49,12 +43,9 @@ def _orders(services: Services) -> Any:
 async def _account(
     services: Services, who: Principal, account_id: str, *, write: bool
 ) -> AccountId:
-    acct = await run_in_threadpool(account_for, services.db, str(who.user_id), who.role, account_id)
-    if write and who.role == "admin":
-        from cluster.access import owner_of
-
-        if await run_in_threadpool(owner_of, services.db, account_id) != str(who.user_id):
-            raise Forbidden("admins may not trade on another user's account")
+    acct: AccountId = await run_in_threadpool(
+        lambda: account_for(services.db, str(who.user_id), who.role, account_id, write=write)
+    )
     return acct
 
 
@@ -77,9 +68,8 @@ async def _route_to_broker(services: Services, order: Order) -> Order:
     """Send a freshly stored order to the broker; the stored order is the truth either way."""
     if services.broker is None or order.status.value != "pending_new":
         return order
-    await services.broker.submit(order)
-    refreshed: Order = await run_in_threadpool(_orders(services).get, order.account_id, order.id)
-    return refreshed
+    routed: Order = await services.broker.submit(order)  # the stored order after the ack
+    return routed
 
 
 def register(app: FastAPI, services: Services) -> None:
@@ -226,8 +216,7 @@ def register(app: FastAPI, services: Services) -> None:
         replace = ReplaceRequest.parse(old, **body.model_dump())
         old, new = await run_in_threadpool(orders.request_replace, acct, old.id, replace)
         if services.broker is not None:
-            await services.broker.replace(old, new)
-            new = await run_in_threadpool(orders.get, acct, new.id)
+            new = await services.broker.replace(old, new)  # the stored replacement
         return _wire(new)
 
     @router.get(
@@ -374,8 +363,7 @@ def register(app: FastAPI, services: Services) -> None:
 async def _cancel(services: Services, acct: AccountId, order_id: OrderId) -> Order:
     order: Order = await run_in_threadpool(_orders(services).request_cancel, acct, order_id)
     if services.broker is not None:
-        await services.broker.cancel(order)
-        order = await run_in_threadpool(_orders(services).get, acct, order_id)
+        order = await services.broker.cancel(order)  # the stored order after its answer
     return order
 
 
