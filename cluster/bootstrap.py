@@ -1,6 +1,7 @@
 """Composition root: bring the platform up stage by stage and take it down cleanly.
 
-Stages: data folder -> database -> Redis -> migrations -> Ray -> Serve (API + gateway,
+Stages: data folder -> database -> Redis -> migrations -> dev clock (only with
+``ELSON_CLOCK_START``: resumed after stored orders) -> Ray -> Serve (API + gateway,
 whose builders create the actors) -> ready. Each stage is printed as it goes; a failure
 names the stage and the reason. SIGTERM is handled like Ctrl-C (Kubernetes and CI stop
 us that way); Ray installs its own SIGTERM handler in ``ray.init``, so ours is installed
@@ -88,6 +89,8 @@ class Platform:
             from cluster import migrate
 
             self._stage("migrations", lambda: migrate.upgrade(db_url))
+        if s.clock_start is not None:
+            self.settings = s = self._stage("clock", self._resume_clock)
         self._stage("ray", self._start_ray)
         self._stage("serve", self._start_serve)
         self._stage("ready", self._wait_ready)
@@ -106,6 +109,21 @@ class Platform:
         if self._redis.pid:
             self._tracked_pids.add(self._redis.pid)
         return url
+
+    def _resume_clock(self) -> Settings:
+        """The dev clock never starts before stored orders (``cluster.clock_resume``)."""
+        from cluster.clock_resume import resume_clock
+        from cluster.db import Database, PoolSize
+
+        assert self.settings.database_url is not None
+        db = Database(self.settings.database_url.get_secret_value(), PoolSize(1, 0))
+        try:
+            settings, why = resume_clock(self.settings, db)
+        finally:
+            db.dispose()
+        if why is not None:
+            self._say(f"[clock] {why}")
+        return settings
 
     def _start_ray(self) -> None:
         from cluster.ray_runtime import init_ray
@@ -126,6 +144,9 @@ class Platform:
                 "database_url": s.database_url,
                 "redis_url": s.redis_url,
                 "data_dir": str(s.data_dir),
+                # one market timeline for every process (set after ``_resume_clock``)
+                "clock_start": s.clock_start,
+                "clock_anchor": s.clock_anchor,
             }
         )
         serve.run(

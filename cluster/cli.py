@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _load_extra_commands() -> None:
     import importlib
 
-    for module in ("cluster.orders.cli", "cluster.auth.cli"):
+    for module in ("cluster.orders.cli", "cluster.auth.cli", "jobs.optimize_cli"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

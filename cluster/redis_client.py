@@ -1,10 +1,18 @@
 """Redis with timeouts, bounded retries and no silent failure.
 
-Every failed call is counted (``elson_redis_failures_total``), logged once per burst
-(the first failure after a success logs at WARNING, the rest of the burst stays quiet
-until a success logs the recovery), and flips ``health`` to degraded so readiness can say
-so. Callers get ``RedisUnavailable`` (a ``TransientError``) they can handle: fall back to
-memory, skip a cache write, or answer 503.
+Connection errors and timeouts are retried inside redis-py (its ``Retry`` with
+``FullJitterBackoff``, a few attempts within a fraction of a second). Every call that still
+fails is counted (``elson_redis_failures_total``), logged once per burst (the first failure
+after a success logs at WARNING, the rest of the burst stays quiet until a success logs the
+recovery), and flips ``health`` to degraded so readiness can say so. Callers get
+``RedisUnavailable`` (a ``TransientError``) they can handle: fall back to memory, skip a
+cache write, or answer 503.
+
+A command error (``ResponseError``: wrong arguments, wrong type, a Lua error) is not an
+outage: it is neither retried nor counted, and reaches the caller as ``RedisCommandError``
+(an ``OperatorError``: a bug or a server older than the code, to page about, never to
+paper over with a fallback). Only the replies that mean the server cannot serve now
+(read-only replica during a failover, out of memory, cluster down) count as unavailable.
 """
 
 from __future__ import annotations
@@ -18,11 +26,20 @@ from typing import Any, TypeVar
 
 import redis
 import redis.asyncio as aredis
-from redis.exceptions import RedisError
+import redis.asyncio.retry as aretry
+from redis.backoff import FullJitterBackoff
+from redis.exceptions import (
+    ClusterDownError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
+from redis.retry import Retry
 
 from cluster import metrics
-from cluster.retry import Backoff, retry_async, retry_sync
-from domain.errors import TransientError
+from domain.errors import OperatorError, TransientError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -30,6 +47,26 @@ T = TypeVar("T")
 
 class RedisUnavailable(TransientError):
     code = "dependency-unavailable"
+
+
+class RedisCommandError(OperatorError):
+    """Redis refused a command (``ResponseError``): our bug, not an outage."""
+
+
+#: Replies that mean "the server cannot serve this now", not "this command is wrong".
+_UNAVAILABLE_REPLIES: tuple[type[ResponseError], ...] = (
+    ReadOnlyError,
+    OutOfMemoryError,
+    TryAgainError,
+    ClusterDownError,
+)
+#: The client retries connection errors and timeouts within this budget.
+_RETRY_BASE_S, _RETRY_CAP_S = 0.02, 0.2
+
+
+def _command_error(op: str, exc: ResponseError) -> RedisCommandError:
+    log.error("redis %s: command refused: %s", op, exc)
+    return RedisCommandError(f"redis {op} refused the command: {exc}")
 
 
 @dataclass
@@ -60,6 +97,7 @@ class RedisHealth:
 
 
 def _connection_kwargs(timeout_s: float) -> dict[str, Any]:
+    """Without ``retry`` redis-py (6+) waits up to seconds between its default retries."""
     return {
         "socket_timeout": timeout_s,
         "socket_connect_timeout": timeout_s,
@@ -73,8 +111,8 @@ class ResilientRedis:
 
     def __init__(self, url: str, *, prefix: str, timeout_s: float = 0.5, attempts: int = 3) -> None:
         self.url, self.prefix = url, prefix
-        self.client = redis.Redis.from_url(url, **_connection_kwargs(timeout_s))
-        self.backoff = Backoff(base_s=0.02, cap_s=0.2, max_attempts=attempts)
+        retry = Retry(FullJitterBackoff(cap=_RETRY_CAP_S, base=_RETRY_BASE_S), attempts - 1)
+        self.client = redis.Redis.from_url(url, retry=retry, **_connection_kwargs(timeout_s))
         self.health = RedisHealth()
         self._lock = threading.Lock()
 
@@ -83,9 +121,13 @@ class ResilientRedis:
 
     def call(self, op: str, fn: Callable[[redis.Redis], T]) -> T:
         try:
-            result = retry_sync(
-                lambda: fn(self.client), backoff=self.backoff, retry_on=(RedisError, OSError)
-            )
+            result = fn(self.client)
+        except ResponseError as exc:
+            if not isinstance(exc, _UNAVAILABLE_REPLIES):
+                raise _command_error(op, exc) from exc
+            with self._lock:
+                self.health.record_failure(op, exc)
+            raise RedisUnavailable(f"redis {op} failed: {type(exc).__name__}") from exc
         except (RedisError, OSError) as exc:
             with self._lock:
                 self.health.record_failure(op, exc)
@@ -106,8 +148,8 @@ class AsyncResilientRedis:
 
     def __init__(self, url: str, *, prefix: str, timeout_s: float = 0.5, attempts: int = 3) -> None:
         self.url, self.prefix = url, prefix
-        self.client = aredis.Redis.from_url(url, **_connection_kwargs(timeout_s))
-        self.backoff = Backoff(base_s=0.02, cap_s=0.2, max_attempts=attempts)
+        retry = aretry.Retry(FullJitterBackoff(cap=_RETRY_CAP_S, base=_RETRY_BASE_S), attempts - 1)
+        self.client = aredis.Redis.from_url(url, retry=retry, **_connection_kwargs(timeout_s))
         self.health = RedisHealth()
 
     def key(self, *parts: str) -> str:
@@ -115,9 +157,12 @@ class AsyncResilientRedis:
 
     async def call(self, op: str, fn: Callable[[aredis.Redis], Awaitable[T]]) -> T:
         try:
-            result = await retry_async(
-                lambda: fn(self.client), backoff=self.backoff, retry_on=(RedisError, OSError)
-            )
+            result = await fn(self.client)
+        except ResponseError as exc:
+            if not isinstance(exc, _UNAVAILABLE_REPLIES):
+                raise _command_error(op, exc) from exc
+            self.health.record_failure(op, exc)
+            raise RedisUnavailable(f"redis {op} failed: {type(exc).__name__}") from exc
         except (RedisError, OSError) as exc:
             self.health.record_failure(op, exc)
             raise RedisUnavailable(f"redis {op} failed: {type(exc).__name__}") from exc

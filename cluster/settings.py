@@ -8,13 +8,14 @@ start-up, naming the ``ELSON_`` variable to fix.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "ELSON_"
@@ -141,17 +142,55 @@ class Settings(BaseSettings):
     #: cache writes are batched and flushed this often, off the hot path (0.25 s)
     feed_cache_flush_s: float = Field(0.25, gt=0)
 
+    # --- request edges and rate limits (serve/edges.py, serve/limits.py) ---
+    #: a request body over this many bytes is refused with 413 before it is parsed (64 KiB)
+    max_body_bytes: int = Field(65_536, ge=1024)
+    #: per-token and per-IP request limits, shared by every replica through Redis (GCRA:
+    #: ``burst`` requests at once, then ``per_s`` a second). Off only for benchmarks.
+    rate_limit_enabled: bool = True
+    rate_limit_token_per_s: float = Field(10.0, gt=0)
+    rate_limit_token_burst: int = Field(100, ge=1)
+    rate_limit_ip_per_s: float = Field(50.0, gt=0)
+    rate_limit_ip_burst: int = Field(500, ge=1)
+    #: peers (IPs or CIDRs, comma separated) whose ``X-Forwarded-For`` names the client,
+    #: e.g. the load balancer and Serve's HAProxy; empty: the peer address is the client.
+    rate_limit_trusted_proxies: str = ""
+
+    # --- parameter optimization (jobs/optimize.py, actors/optimize_driver.py) ---
+    #: a grid (or n_trials) over this many parameter sets is refused up front
+    optimize_max_grid: int = Field(1_000_000, ge=1)
+    #: chunk tasks in flight per CPU of the cluster (backpressure on the object store)
+    optimize_in_flight_per_cpu: int = Field(4, ge=1)
+    #: a chunk task lost with its worker or node is retried this many times
+    optimize_task_retries: int = Field(3, ge=0)
+    #: comma list of folders whose CSV/Parquet files API requests may name as data (the
+    #: CLI and ``python -m jobs.optimize`` read any path their user can); empty: none
+    optimize_data_dirs: str = ""
+
     # --- event streams and the WebSocket gateway ---
     events_retention: int = Field(10_000, ge=10, description="events kept per stream (MAXLEN ~)")
     events_retention_s: int = Field(86_400, gt=0, description="seconds an event stays resumable")
     ws_auth_timeout_s: float = Field(5.0, gt=0)
     ws_revocation_check_s: float = Field(2.0, gt=0)
+    #: fail closed: a socket whose session no check could confirm (database down, checks
+    #: failing or hanging) for this long is closed 4401 ``session-unverified``
+    ws_session_unverified_s: float = Field(10.0, gt=0)
     ws_heartbeat_s: float = Field(15.0, gt=0)
     ws_heartbeat_timeout_s: float = Field(10.0, gt=0)
     ws_max_message_bytes: int = Field(65_536, ge=1024)
     ws_send_queue: int = Field(1_024, ge=4, description="messages buffered per socket")
     ws_send_timeout_s: float = Field(5.0, gt=0)
     ws_max_subscriptions: int = Field(200, ge=1, description="streams per socket")
+
+    @field_validator("rate_limit_trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        for entry in filter(None, (e.strip() for e in value.split(","))):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
 
     @model_validator(mode="before")
     @classmethod

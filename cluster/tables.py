@@ -108,7 +108,11 @@ def load_all_tables() -> MetaData:
     """Import every module that defines tables, so ``metadata`` is complete."""
     import importlib
 
-    for module in ("cluster.orders.tables", "cluster.auth.tables"):
+    for module in (
+        "cluster.orders.tables",
+        "cluster.auth.tables",
+        "cluster.optimization.tables",
+    ):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -27,13 +27,23 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo
 
 from domain.clock import require_aware
 from domain.errors import OutOfCalendarRange, ValidationFailed
 
-__all__ = ["EXCHANGE_TZ", "MarketCalendar", "Session", "SessionPhase"]
+if TYPE_CHECKING:
+    from domain.orders import Order
+
+__all__ = [
+    "EXCHANGE_TZ",
+    "ClockReading",
+    "MarketCalendar",
+    "Session",
+    "SessionPhase",
+    "queued_until",
+]
 
 EXCHANGE = "XNYS"
 EXCHANGE_TZ = ZoneInfo("America/New_York")
@@ -62,6 +72,20 @@ class SessionPhase(StrEnum):
     REGULAR = "regular"
     AFTER_HOURS = "after_hours"
     CLOSED = "closed"
+
+
+class ClockReading(NamedTuple):
+    """The market clock at one instant (``GET /v1/clock``, the gateway's market status)."""
+
+    at: datetime
+    phase: SessionPhase
+    next_open: datetime
+    next_close: datetime
+
+    @property
+    def is_open(self) -> bool:
+        """Inside the regular session (extended hours count as closed, as at Alpaca)."""
+        return self.phase is SessionPhase.REGULAR
 
 
 class Session(NamedTuple):
@@ -209,6 +233,20 @@ class MarketCalendar:
             raise OutOfCalendarRange(f"no close before {at.isoformat()} after {self.start}")
         return self._closes[i]
 
+    def clock_at(self, at: datetime) -> ClockReading:
+        """Phase, next open and next close at ``at`` (aware; fails closed out of range)."""
+        at = require_aware("at", at)
+        return ClockReading(at, self.session_phase(at), self.next_open(at), self.next_close(at))
+
+    def release_at(self, at: datetime, *, extended_hours: bool = False) -> datetime:
+        """When an order accepted at ``at``, while it could not trade, goes live: the next
+        regular open, or that day's pre-market start for an extended-hours order."""
+        opened = self.next_open(at)
+        if not extended_hours:
+            return opened
+        pre_open = self._days[opened.astimezone(EXCHANGE_TZ).date()].pre_open
+        return pre_open if pre_open > at else opened
+
     # -- phases ------------------------------------------------------------------------
 
     def session_phase(self, at: datetime) -> SessionPhase:
@@ -267,3 +305,16 @@ class MarketCalendar:
         if day is None:
             return False
         return refused_from <= local.time() < AUCTION_ORDERS_REOPEN
+
+
+def queued_until(order: Order, calendar: MarketCalendar) -> datetime | None:
+    """For an order accepted outside its trading hours and waiting (``accepted``), the
+    instant it goes live, as the paper engine releases it; None for any other order.
+
+    Orders outside regular hours are accepted and queued for the open, as Alpaca does;
+    an extended-hours order (limit, day) is queued only until the next pre-market.
+    """
+    if order.status.value != "accepted":
+        return None
+    since = order.submitted_at or order.created_at
+    return calendar.release_at(since, extended_hours=order.extended_hours)

@@ -109,6 +109,48 @@ def _plain(number: Decimal) -> str:
     return format(number, "f")
 
 
+#: Minor-unit places per ISO 4217 currency; anything not listed shows 2.
+CURRENCY_PLACES: Final = {"USD": 2, "EUR": 2, "GBP": 2, "CHF": 2, "JPY": 0}
+
+
+def currency_places(currency: str = "USD") -> int:
+    return CURRENCY_PLACES.get(currency, 2)
+
+
+def _quantize(number: Decimal, places: int) -> Decimal:
+    """Round half-even to ``places`` with a context wide enough for any finite input."""
+    precision = max(EXACT.prec, number.adjusted() + places + 2)
+    return number.quantize(
+        Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN, context=Context(prec=precision)
+    )
+
+
+def money_text(amount: Decimal, currency: str = "USD") -> str:
+    """An amount as the wire shows money: fixed point with the currency's places.
+
+    ``Decimal("0E-16")`` -> ``"0.00"``, ``Decimal("1E+3")`` -> ``"1000.00"``; negative zero
+    prints as ``"0.00"``. Rounds half-even (the same rule as :meth:`Money.quantize_cents`).
+    """
+    value = _quantize(amount, currency_places(currency))
+    if value == 0:
+        value = abs(value)
+    return format(value, "f")
+
+
+def decimal_text(number: Decimal, max_places: int = MAX_DECIMALS) -> str:
+    """A price or quantity as the wire shows it: fixed point, its own places, no exponent.
+
+    Trailing zeros are dropped (``"187.50"`` -> ``"187.5"``, ``"1E+3"`` -> ``"1000"``) and
+    anything beyond ``max_places`` decimals is rounded half-even; ``-0`` prints as ``"0"``.
+    """
+    if decimals_of(number) > max_places:
+        number = _quantize(number, max_places)
+    if number == 0:
+        return "0"
+    places = decimals_of(number)
+    return format(_quantize(number, places), "f")
+
+
 def tick_size(price: Decimal) -> Decimal:
     """Minimum order-entry increment (Reg NMS rule 612): $0.01 at or above $1, else $0.0001."""
     return CENT if price >= 1 else Decimal("0.0001")

@@ -7,7 +7,9 @@ with the counts, in the same transaction as the deletes.
 Scheduling: ``schedule_every(seconds, db, clock)`` returns an asyncio task that runs
 ``run_once`` in a worker thread every ``seconds`` (errors are logged, the loop goes on).
 The platform starts it in one long-lived process (e.g. a job-worker actor's event loop);
-running it in several at once is harmless, since the deletes are idempotent.
+running it in several at once is harmless, since the deletes are idempotent. ``clock``
+must be real time (``cluster.clock.SystemClock``), like the auth service that wrote the
+expiries: the dev clock (``ELSON_CLOCK_START``) shifts the market, never token lifetimes.
 """
 
 from __future__ import annotations

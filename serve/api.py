@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -14,6 +13,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from cluster import metrics
 from cluster.logging import request_id_var
 from serve import problems
+from serve.openapi import install_openapi, operation_id
+from serve.schemas import ops
 from serve.services import Services
 
 VERSION = "0.1.0"
@@ -23,6 +24,7 @@ def create_api(services: Services) -> FastAPI:
     from serve.schemas.problem import problem_responses
 
     app = FastAPI(
+        generate_unique_id_function=operation_id,
         # every route may answer 400 for a body that cannot be parsed at all
         responses=problem_responses(400),
         title="Elson API",
@@ -32,21 +34,29 @@ def create_api(services: Services) -> FastAPI:
     )
     app.state.services = services
     problems.install(app)
+    # Added inner first: request context (id, metrics) wraps rate limits, which wrap the
+    # input edges (NUL bytes, body size), which wrap the routes.
+    from serve import edges, limits
+
+    edges.install(app, services.settings.max_body_bytes)
+    limits.install(app, services)
     app.middleware("http")(_request_context)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")
-    async def healthz() -> dict[str, str]:
-        return {"status": "alive"}
+    async def get_liveness() -> ops.Liveness:
+        return ops.Liveness(status="alive")
 
     @app.get(
         "/readyz",
         tags=["ops"],
         summary="Readiness of every dependency",
-        responses={503: {"description": "A required dependency is down (same body)"}},
+        response_model=ops.Readiness,
+        responses={503: {"model": ops.Readiness, "description": "A required dependency is down"}},
     )
-    async def readyz() -> JSONResponse:
+    async def get_readiness() -> JSONResponse:
         report = await run_in_threadpool(services.readiness)
-        return JSONResponse(report.as_json(), status_code=report.http_status)
+        body = ops.Readiness.of(report).model_dump(mode="json")
+        return JSONResponse(body, status_code=report.http_status)
 
     @app.get(
         "/metrics",
@@ -55,22 +65,23 @@ def create_api(services: Services) -> FastAPI:
         response_class=PlainTextResponse,
         responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
     )
-    async def metrics_endpoint() -> PlainTextResponse:
+    async def get_metrics() -> PlainTextResponse:
         text = await run_in_threadpool(metrics.gather_cluster_metrics)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     @app.get("/problems", tags=["ops"], summary="Registry of problem types")
-    async def problem_registry() -> list[dict[str, Any]]:
-        return problems.registry_document()
+    async def list_problem_types() -> list[ops.ProblemType]:
+        return ops.ProblemType.all(problems.registry_document())
 
-    @app.get("/v1/version", tags=["ops"])
-    async def version() -> dict[str, str]:
-        return {"version": VERSION, "env": services.settings.env.value}
+    @app.get("/v1/version", tags=["ops"], summary="Version and environment")
+    async def get_version() -> ops.VersionInfo:
+        return ops.VersionInfo(version=VERSION, env=services.settings.env)
 
     from serve.routes import registrars
 
     for register in [*registrars(), *ROUTE_MODULES]:
         register(app, services)
+    install_openapi(app)  # refuses duplicate operation ids; adds the WebSocket messages
     return app
 
 

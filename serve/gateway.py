@@ -19,17 +19,23 @@ Protocol (version 1; JSON text frames; schemas at ``GET /ws/schema`` and in
    gap-free per stream (``cluster.events``). Market: the feed shard's ``seq`` plus
    ``epoch``. Control messages (authenticated, subscribed, ping, warning, error) use
    stream ``control`` with a per-socket counter (for correlation; a warning may jump it).
+   A subscription to market channels outside the regular session is answered, right
+   after ``subscribed``, by ``{"type":"market_status","market":"closed","phase":..,
+   "next_open":"<UTC instant>","symbols":[..]}`` (control stream): no ticks until then.
    If a resume point left the retention window: ``{"type":"gap","stream":..,
    "from_seq":..,"to_seq":..,"seq":to_seq}`` and the stream continues after ``to_seq``.
 4. Heartbeat: ``{"type":"ping","id":n}`` every ``ws_heartbeat_s``; answer
    ``{"type":"pong","id":n}`` within ``ws_heartbeat_timeout_s``.
-5. The session is re-checked every ``ws_revocation_check_s`` (2 s) and at token expiry.
+5. The session is re-checked every ``ws_revocation_check_s`` (2 s) and at token expiry,
+   both on real time (a dev clock shifts the market only). Fail closed: a socket whose
+   session no check could confirm for ``ws_session_unverified_s`` (10 s) is closed 4401
+   (``session-unverified``; ``serve.gateway_session``).
 
 Close codes (an ``error`` message with ``code`` and ``close_code`` precedes the close,
 except for a slow consumer, whose socket is stuck, and 1009):
 
 ====== =====================================================================
-4401   bad/expired token, revoked session, or a message before authenticate
+4401   bad/expired token, revoked or unverifiable session, or a message before authenticate
 4403   a channel the user may not read (no partial subscription happens)
 4408   no ``authenticate`` within ``ws_auth_timeout_s``
 4429   slow consumer (queue full / send timed out) or too many subscriptions
@@ -64,9 +70,10 @@ from starlette._utils import get_route_path
 from cluster.events import AsyncEventBus
 from cluster.logging import configure_logging
 from cluster.settings import Settings
-from domain.errors import TransientError, Unauthenticated
+from domain.errors import DomainError, TransientError, Unauthenticated
+from domain.market_hours import ClockReading
 from serve.gateway_conn import Connection, GatewayStats, Limits
-from serve.gateway_protocol import MarketFanout, SessionWatch, StreamFanout, _call
+from serve.gateway_protocol import MarketFanout, StreamFanout, _call
 from serve.gateway_schemas import (
     ACCOUNT_CHANNELS,
     CLIENT_MESSAGES,
@@ -80,6 +87,7 @@ from serve.gateway_schemas import (
     Unsubscribe,
     schema_document,
 )
+from serve.gateway_session import SessionWatch
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +106,12 @@ class GatewayDeps:
     is_session_active: SessionActive | None
     may_read_account: MayRead
     feed_factory: Callable[[], Any] | None = None
+    #: real time, for token expiry and session checks: never the (possibly shifted)
+    #: market clock, or a dev clock ahead of real time closes every socket at once
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    #: the market clock now (the calendar on the possibly shifted clock); None: no
+    #: ``market_status`` messages
+    market_clock: Callable[[], ClockReading] | None = None
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
 
@@ -112,6 +125,7 @@ def limits_from(settings: Settings) -> Limits:
         send_timeout_s=settings.ws_send_timeout_s,
         max_subscriptions=settings.ws_max_subscriptions,
         revocation_check_s=settings.ws_revocation_check_s,
+        session_unverified_s=settings.ws_session_unverified_s,
     )
 
 
@@ -144,7 +158,12 @@ def deps_from_services(
 
     if feed_factory is None:
         feed_factory = _default_feed_factory(s)
-    clock = services.clock
+    calendar, clock = services.calendar, services.clock
+
+    def market_clock() -> ClockReading:
+        reading: ClockReading = calendar.clock_at(clock.now())
+        return reading
+
     return GatewayDeps(
         limits=limits_from(s),
         bus=bus,
@@ -152,7 +171,7 @@ def deps_from_services(
         is_session_active=None if auth is None else auth.is_session_active,
         may_read_account=may_read,
         feed_factory=feed_factory,
-        now=clock.now if clock is not None else (lambda: datetime.now(UTC)),
+        market_clock=market_clock if calendar is not None and clock is not None else None,
         closers=[aredis.close],
     )
 
@@ -173,7 +192,10 @@ class GatewayHub:
         self.streams = StreamFanout(deps.bus) if deps.bus is not None else None
         self.market = MarketFanout(deps.feed_factory)
         self.watch = SessionWatch(
-            deps.is_session_active, interval_s=deps.limits.revocation_check_s, now=deps.now
+            deps.is_session_active,
+            interval_s=deps.limits.revocation_check_s,
+            unverified_s=deps.limits.session_unverified_s,
+            now=deps.now,
         )
 
     def snapshot(self) -> dict[str, Any]:
@@ -337,6 +359,7 @@ async def _reauthenticate(conn: Connection, hub: GatewayHub, msg: Authenticate) 
         conn.fail(CloseCode.UNAUTHORIZED, "token of another user", error="unauthenticated")
         return
     conn.principal = principal
+    hub.watch.confirmed(conn)  # verify_access checked the session
     _send_authenticated(conn, principal)
 
 
@@ -417,11 +440,33 @@ async def _subscribe(conn: Connection, hub: GatewayHub, msg: Subscribe) -> None:
         conn.market.add((channel, symbol))
         hub.stats.change(subscriptions=1)
         await hub.market.add(conn, channel, symbol)
+    if new_market:
+        _send_market_status(conn, hub, sorted({symbol for _, symbol in new_market}))
     for stream in new_streams:
         if not conn.is_open:
             return
         assert hub.streams is not None
         await hub.streams.catch_up(conn, stream)
+
+
+def _send_market_status(conn: Connection, hub: GatewayHub, symbols: list[str]) -> None:
+    """Outside the regular session, say so (and when it opens) instead of silence."""
+    if hub.deps.market_clock is None:
+        return
+    try:
+        reading = hub.deps.market_clock()
+    except DomainError:  # e.g. outside the calendar's range: no status rather than a guess
+        log.warning("market status unavailable", exc_info=True)
+        return
+    if reading.is_open:
+        return
+    conn.control(
+        "market_status",
+        market="closed",
+        phase=reading.phase.value,
+        next_open=reading.next_open.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        symbols=symbols,
+    )
 
 
 async def _unsubscribe(conn: Connection, hub: GatewayHub, msg: Unsubscribe) -> None:

@@ -52,6 +52,8 @@ class Limits:
     send_timeout_s: float = 5.0
     max_subscriptions: int = 200
     revocation_check_s: float = 2.0
+    #: a socket whose session no check could confirm for this long is closed 4401
+    session_unverified_s: float = 10.0
 
 
 class GatewayStats:

@@ -1,4 +1,5 @@
-"""Per-replica fan-out: one Redis tailer, one upstream feed subscription, one revocation watch.
+"""Per-replica fan-out: one Redis tailer and one upstream feed subscription (the revocation
+watch is ``serve.gateway_session``).
 
 Why per replica and not per socket: a thousand sockets must not mean a thousand blocking
 ``XREAD`` connections, feed consumers or auth lookups. Each fan-out here reads once and
@@ -19,9 +20,8 @@ import asyncio
 import inspect
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from cluster.events import AsyncEventBus, Event, Gap
@@ -163,7 +163,7 @@ class StreamFanout:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
-        backoff, attempt = Backoff(base_s=0.1, cap_s=5.0, max_attempts=1_000_000), 0
+        backoff, attempt = Backoff(base_s=0.1, cap_s=5.0, max_attempts=None), 0
         while True:
             if not self._cursors:
                 self._wake.clear()
@@ -266,7 +266,7 @@ class MarketFanout:
             self._task = asyncio.get_running_loop().create_task(self._pump(), name="ws-feed")
 
     async def _pump(self) -> None:
-        backoff, attempt = Backoff(base_s=0.1, cap_s=5.0, max_attempts=1_000_000), 0
+        backoff, attempt = Backoff(base_s=0.1, cap_s=5.0, max_attempts=None), 0
         while True:
             try:
                 async for batch in self._feed.batches():
@@ -332,69 +332,6 @@ class MarketFanout:
                 await maybe_await(self._feed.close())
             except Exception:
                 log.debug("feed close failed", exc_info=True)
-
-
-class SessionWatch:
-    """Closes sockets whose session was revoked or whose token expired (4401).
-
-    One loop per replica checks each distinct session every ``interval_s``; a failing
-    check keeps the socket (fail open for availability) and is logged.
-    """
-
-    def __init__(
-        self,
-        is_active: Callable[[str], bool | Awaitable[bool]] | None,
-        *,
-        interval_s: float,
-        now: Callable[[], datetime],
-    ) -> None:
-        self.is_active, self.interval_s, self.now = is_active, interval_s, now
-        self._conns: dict[int, Connection] = {}
-        self._task: asyncio.Task[None] | None = None
-
-    def add(self, conn: Connection) -> None:
-        self._conns[conn.id] = conn
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="ws-watch")
-
-    def remove(self, conn: Connection) -> None:
-        self._conns.pop(conn.id, None)
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                await self.check_once()
-            except Exception:
-                log.warning("session watch failed", exc_info=True)
-
-    async def check_once(self) -> None:
-        now = self.now()
-        by_session: dict[str, list[Connection]] = {}
-        for conn in list(self._conns.values()):
-            p = conn.principal
-            if p is None:
-                continue
-            if p.expires_at <= now:
-                conn.fail(CloseCode.UNAUTHORIZED, "token expired", error="token-expired")
-                continue
-            by_session.setdefault(p.session_id, []).append(conn)
-        if self.is_active is None:
-            return
-        for session_id, conns in by_session.items():
-            try:
-                active = await _call(self.is_active, session_id)
-            except Exception:
-                log.warning("session check failed for %s", session_id, exc_info=True)
-                continue
-            if not active:
-                for conn in conns:
-                    conn.fail(CloseCode.UNAUTHORIZED, "session revoked", error="session-revoked")
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
 
 
 async def _call(fn: Callable[..., Any], *args: Any) -> Any:

@@ -13,9 +13,12 @@ import json
 import sys
 from enum import IntEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from serve.schemas.events import TradeEventName, TradeUpdate
+from serve.schemas.marketdata import FeedSwitch, MarketData
 
 PROTOCOL_VERSION = 1
 CONTROL_STREAM = "control"
@@ -118,6 +121,7 @@ CLIENT_MESSAGES: TypeAdapter[Any] = TypeAdapter(ClientMessage)
 
 # ---- server -> client (every one carries ``stream`` and ``seq``) ----
 class _Server(BaseModel):
+    model_config = _Strict  # the published contract is closed: a generator sees every field
     stream: str
     seq: int
 
@@ -133,6 +137,7 @@ class Authenticated(_Server):
 
 
 class SubscribedChannel(BaseModel):
+    model_config = _Strict
     channel: Channel
     stream: str | None = None
     symbols: list[str] | None = None
@@ -149,13 +154,28 @@ class Unsubscribed(_Server):
     channels: list[SubscribedChannel]
 
 
-class EventMessage(_Server):
-    """An account/job/feed event from the EventBus; ``seq`` is gap-free per stream."""
+class _EventMessage(_Server):
+    """An account/job/feed event from the EventBus; ``seq`` is gap-free per stream.
+
+    One subclass per stream kind, told apart by ``event``, each with its typed ``data``.
+    """
 
     type: Literal["event"]
-    event: str
-    data: dict[str, Any]
     ts_ms: int
+
+
+class OrderEventMessage(_EventMessage):
+    """``orders:<account>``: a ``trade_updates`` event."""
+
+    event: TradeEventName
+    data: TradeUpdate
+
+
+class FeedEventMessage(_EventMessage):
+    """``feed``: symbols switched provider."""
+
+    event: Literal["feed.switch"]
+    data: FeedSwitch
 
 
 class MarketMessage(_Server):
@@ -165,7 +185,7 @@ class MarketMessage(_Server):
     channel: Literal["market.quotes", "market.trades", "market.bars"]
     symbol: str
     epoch: int | str | None
-    data: dict[str, Any]
+    data: MarketData
 
 
 class GapMessage(_Server):
@@ -196,6 +216,22 @@ class Ping(_Server):
     id: int
 
 
+class MarketStatus(_Server):
+    """Sent right after ``subscribed`` when market channels are subscribed outside the
+    regular session (stream ``control``): no ticks for ``symbols`` until ``next_open``."""
+
+    type: Literal["market_status"]
+    market: Literal["closed"]
+    phase: Literal["pre_market", "after_hours", "closed"] = Field(
+        description="extended-hours phases count as closed, as at Alpaca"
+    )
+    next_open: str = Field(
+        json_schema_extra={"format": "date-time"},
+        description="the next regular open, an RFC 3339 UTC instant",
+    )
+    symbols: list[str]
+
+
 CLIENT_MODELS: dict[str, type[BaseModel]] = {
     "authenticate": Authenticate,
     "subscribe": Subscribe,
@@ -206,20 +242,80 @@ SERVER_MODELS: dict[str, type[BaseModel]] = {
     "authenticated": Authenticated,
     "subscribed": Subscribed,
     "unsubscribed": Unsubscribed,
-    "event": EventMessage,
+    "event.orders": OrderEventMessage,
+    "event.feed": FeedEventMessage,
     "market": MarketMessage,
     "gap": GapMessage,
     "warning": Warning_,
     "error": ErrorMessage,
     "ping": Ping,
+    "market_status": MarketStatus,
 }
+
+
+def _type_of(model: type[BaseModel]) -> str:
+    (value,) = get_args(model.model_fields["type"].annotation)
+    return str(value)
+
+
+def _server_by_type() -> dict[str, Any]:
+    """``type`` -> its model, or the union (discriminated by ``event``) of the models that
+    share it: built from ``SERVER_MODELS``, so a message added there is published too."""
+    by_type: dict[str, list[type[BaseModel]]] = {}
+    for model in SERVER_MODELS.values():
+        by_type.setdefault(_type_of(model), []).append(model)
+    return {
+        name: group[0]
+        if len(group) == 1
+        else Annotated[Union[tuple(group)], Field(discriminator="event")]  # noqa: UP007
+        for name, group in by_type.items()
+    }
+
+
+def _server_union() -> Any:
+    """Every server message, discriminated by ``type`` (``event`` messages by ``event``)."""
+    members = tuple(_server_by_type().values())
+    return Annotated[Union[members], Field(discriminator="type")]  # noqa: UP007
+
+
+#: The two unions the OpenAPI document publishes as ``WsServerMessage``/``WsClientMessage``.
+SERVER_MESSAGES: TypeAdapter[Any] = TypeAdapter(_server_union())
+UNIONS: dict[str, tuple[TypeAdapter[Any], str]] = {
+    "WsServerMessage": (SERVER_MESSAGES, "serialization"),
+    "WsClientMessage": (CLIENT_MESSAGES, "validation"),
+}
+
+
+def union_schemas(ref_template: str = "#/$defs/{model}") -> dict[str, Any]:
+    """``{name: schema}`` of both unions plus every model they use, referenced with
+    ``ref_template`` (``#/components/schemas/{model}`` for the OpenAPI document)."""
+    out: dict[str, Any] = {}
+    for name, (adapter, mode) in UNIONS.items():
+        schema = adapter.json_schema(mode=mode, ref_template=ref_template)  # type: ignore[arg-type]
+        out.update(schema.pop("$defs", {}))
+        out[name] = _name_nested(schema, ref_template, out)
+    return out
+
+
+def _name_nested(schema: dict[str, Any], ref_template: str, out: dict[str, Any]) -> Any:
+    """OpenAPI wants a discriminator mapping of strings: a nested union (the ``event``
+    messages) becomes its own component, ``WsEventMessage``, referenced from the mapping."""
+    mapping = schema.get("discriminator", {}).get("mapping", {})
+    for key, target in list(mapping.items()):
+        if isinstance(target, dict):
+            name = f"Ws{key.capitalize()}Message"
+            out[name] = target
+            ref = ref_template.format(model=name)
+            mapping[key] = ref
+            schema["oneOf"] = [{"$ref": ref} if s == target else s for s in schema["oneOf"]]
+    return schema
 
 
 def schema_document() -> dict[str, Any]:
     return {
         "protocol": PROTOCOL_VERSION,
         "client": {k: m.model_json_schema() for k, m in CLIENT_MODELS.items()},
-        "server": {k: m.model_json_schema() for k, m in SERVER_MODELS.items()},
+        "server": {k: TypeAdapter(t).json_schema() for k, t in _server_by_type().items()},
         "close_codes": {c.name.lower(): int(c) for c in CloseCode},
     }
 
@@ -230,6 +326,7 @@ def schema_files() -> dict[str, str]:
     for side, models in (("client", CLIENT_MODELS), ("server", SERVER_MODELS)):
         for name, model in models.items():
             out[f"{side}.{name}.json"] = json.dumps(model.model_json_schema(), indent=2) + "\n"
+    out["messages.json"] = json.dumps({"$defs": union_schemas()}, indent=2) + "\n"
     return out
 
 

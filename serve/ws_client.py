@@ -148,7 +148,7 @@ class GatewayClient:
                 return
             except (OSError, TimeoutError, websockets.WebSocketException) as exc:
                 attempt += 1
-                if attempt >= self.backoff.max_attempts:
+                if self.backoff.exhausted(attempt):
                     raise GatewayClosed(None, f"reconnect failed: {exc}") from exc
                 log.info("reconnect attempt %d failed: %s", attempt, exc)
 

@@ -207,7 +207,7 @@ class AlpacaBroker:
                 return await self._once(method, path, json, params)
             except _Retryable as exc:
                 attempt += 1
-                if attempt >= self._backoff.max_attempts:
+                if self._backoff.exhausted(attempt):
                     raise TransientError(
                         f"{BROKER} {method} {path} failed after {attempt} attempts: {exc.reason}"
                     ) from exc

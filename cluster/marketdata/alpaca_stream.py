@@ -205,7 +205,7 @@ class AlpacaStreamProvider(BaseProvider):
             if self._state is ProviderState.RUNNING and loop.time() - began >= self._stable_after_s:
                 failures = 0
             failures += 1
-            if failures >= self._backoff.max_attempts:
+            if self._backoff.exhausted(failures):
                 self._fail(OperatorError(f"alpaca stream: gave up after {failures} attempts"))
                 return
             self._transition(ProviderState.RECONNECTING)

@@ -179,7 +179,8 @@ class OrderService:
         return f"orders:{account_id}"
 
     def _message(self, name: str, order: Order, at: datetime, **fill: Any) -> Message:
-        return (self._stream(order.account_id), name, trade_update(name, order, at, **fill))
+        update = trade_update(name, order, at, calendar=self.calendar, **fill)
+        return (self._stream(order.account_id), name, update)
 
     # -- ledger ----------------------------------------------------------------------
 

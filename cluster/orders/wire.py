@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from domain.money import Money, Price, Quantity
+from domain.market_hours import MarketCalendar, queued_until
+from domain.money import Money, Price, Quantity, decimal_text, money_text
 from domain.orders import Order
 
 
@@ -23,15 +24,16 @@ def ts(value: datetime | None) -> str | None:
 def num(value: Decimal | Price | Quantity | Money | None) -> str | None:
     if value is None:
         return None
-    if isinstance(value, Price | Quantity | Money):
+    if isinstance(value, Money):
+        return money_text(value.amount, value.currency)
+    if isinstance(value, Price | Quantity):
         return value.to_wire()
-    if value == 0:
-        return "0"
-    return format(value.normalize(), "f")
+    return decimal_text(value)
 
 
-def order_to_wire(order: Order) -> dict[str, Any]:
-    """Alpaca-shaped order JSON; ``reject_reason`` is ours (Alpaca keeps it out of band)."""
+def order_to_wire(order: Order, calendar: MarketCalendar | None = None) -> dict[str, Any]:
+    """Alpaca-shaped order JSON; ``reject_reason`` and ``queued_until`` are ours (an order
+    ``accepted`` outside its hours waits for the open; ``calendar`` says until when)."""
     return {
         "id": order.id,
         "client_order_id": str(order.client_order_id),
@@ -68,6 +70,7 @@ def order_to_wire(order: Order) -> dict[str, Any]:
         "trail_price": num(order.trail_price),
         "hwm": num(order.high_water_mark),
         "reject_reason": order.reject_reason,
+        "queued_until": None if calendar is None else ts(queued_until(order, calendar)),
     }
 
 
@@ -79,9 +82,11 @@ def trade_update(
     price: Decimal | None = None,
     qty: Decimal | None = None,
     position_qty: Decimal | None = None,
+    calendar: MarketCalendar | None = None,
 ) -> dict[str, Any]:
     """A ``trade_updates`` message; fills carry ``price``, ``qty`` and ``position_qty``."""
-    data: dict[str, Any] = {"event": event, "order": order_to_wire(order), "timestamp": ts(at)}
+    wire = order_to_wire(order, calendar)
+    data: dict[str, Any] = {"event": event, "order": wire, "timestamp": ts(at)}
     if price is not None:
         data["price"] = num(price)
     if qty is not None:

@@ -12,6 +12,7 @@ MODULES = (
     "serve.routes.accounts",
     "serve.routes.trading",
     "serve.routes.marketdata",
+    "serve.routes.optimization",
 )
 
 

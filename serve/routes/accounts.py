@@ -88,7 +88,7 @@ async def get_account(
     summary="Effective limits and the admin's ceilings",
     responses=problem_responses(401, 404, 422),
 )
-async def get_config(
+async def get_account_config(
     account_id: str, principal: CurrentUser, services: ServicesDep
 ) -> AccountConfigPublic:
     config = await run_in_threadpool(
@@ -103,7 +103,7 @@ async def get_config(
     summary="Set the owner's limits (never above the admin's ceilings: 422 above-ceiling)",
     responses=problem_responses(401, 404, 422),
 )
-async def update_config(
+async def update_account_config(
     account_id: str, body: AccountConfigUpdate, principal: CurrentUser, services: ServicesDep
 ) -> AccountConfigPublic:
     sent = body.model_fields_set
@@ -130,7 +130,7 @@ async def update_config(
     summary="Set an account's ceilings (admin only); user limits above them are lowered",
     responses=problem_responses(401, 403, 404, 422),
 )
-async def set_limits(
+async def set_account_limits(
     account_id: str, body: AccountLimitsUpdate, admin: AdminUser, services: ServicesDep
 ) -> AccountConfigPublic:
     patch = LimitsPatch(
@@ -158,7 +158,7 @@ def _paper_orders(services: Services) -> Any:
     summary="Add paper cash to an account (owner only)",
     responses=problem_responses(401, 404, 409, 422, 503),
 )
-async def fund(
+async def fund_account(
     account_id: str, body: FundRequest, principal: CurrentUser, services: ServicesDep
 ) -> PaperResult:
     account = await run_in_threadpool(
@@ -176,7 +176,7 @@ async def fund(
     summary="Reset a paper account to a starting cash balance (owner only)",
     responses=problem_responses(401, 404, 409, 422, 503),
 )
-async def reset(
+async def reset_account(
     account_id: str, principal: CurrentUser, services: ServicesDep, body: ResetRequest | None = None
 ) -> PaperResult:
     body = body or ResetRequest()

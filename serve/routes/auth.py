@@ -86,7 +86,7 @@ async def login(
     summary="Rotate a refresh token (reuse of an old one revokes the session)",
     responses=problem_responses(401, 422),
 )
-async def refresh(
+async def refresh_tokens(
     body: RefreshRequest, response: Response, services: ServicesDep
 ) -> TokenPairPublic:
     response.headers["Cache-Control"] = "no-store"

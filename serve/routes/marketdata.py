@@ -42,7 +42,7 @@ def register(app: FastAPI, services: Services) -> None:
         return services.marketdata
 
     @router.get("/snapshots", summary="Latest quote, trade and 1-minute bar per symbol")
-    async def snapshots(
+    async def get_snapshots(
         _: CurrentUser,
         symbols: Annotated[str, Query(max_length=2000, description="Comma list: AAPL,MSFT")],
     ) -> sc.SnapshotsPublic:
@@ -54,7 +54,7 @@ def register(app: FastAPI, services: Services) -> None:
         )
 
     @router.get("/bars/{symbol}", summary="Recent 1-minute bars, oldest first")
-    async def bars(
+    async def get_bars(
         _: CurrentUser,
         symbol: Annotated[str, Path(max_length=16)],
         limit: Annotated[int, Query(ge=1, le=1000)] = 120,
@@ -66,7 +66,7 @@ def register(app: FastAPI, services: Services) -> None:
         )
 
     @router.get("/feed/status", summary="Active provider, staleness and breakers per symbol")
-    async def feed_status(_: CurrentUser) -> sc.FeedStatusPublic:
+    async def get_feed_status(_: CurrentUser) -> sc.FeedStatusPublic:
         return sc.FeedStatusPublic.model_validate(await query().feed_status())
 
     app.include_router(router)

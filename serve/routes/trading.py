@@ -13,11 +13,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Header, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 
 from cluster.access import account_for
 from domain.errors import DomainError, TransientError, ValidationFailed
 from domain.ids import AccountId, OrderId, parse_order_id
+from domain.ledger import EntryKind
 from domain.order_request import OrderRequest, ReplaceRequest
 from domain.orders import Order, OrderType, Side, TimeInForce
 from serve.deps import CurrentUser, Principal
@@ -58,12 +58,6 @@ def _order_id(value: str) -> OrderId:
         raise NotFound(f"order {value} not found") from exc
 
 
-def _wire(order: Order) -> dict[str, Any]:
-    from cluster.orders.wire import order_to_wire
-
-    return order_to_wire(order)
-
-
 async def _route_to_broker(services: Services, order: Order) -> Order:
     """Send a freshly stored order to the broker; the stored order is the truth either way."""
     if services.broker is None or order.status.value != "pending_new":
@@ -75,12 +69,25 @@ async def _route_to_broker(services: Services, order: Order) -> Order:
 def register(app: FastAPI, services: Services) -> None:
     router = APIRouter(prefix="/v1", tags=["trading"], responses=PROBLEMS)
 
+    def public(order: Order) -> sc.OrderPublic:
+        """The public order; ``queued_until`` says when an order accepted while closed opens."""
+        return sc.OrderPublic.of(order, services.calendar)
+
     @router.post(
         "/accounts/{account_id}/orders",
         status_code=201,
         response_model=sc.OrderPublic,
         summary="Submit an order",
-        responses={200: {"description": "Idempotent replay"}},
+        description=(
+            "Orders outside regular hours (09:30-16:00 New York on trading days) are "
+            "accepted and queued for the open, as Alpaca does: the answer has status "
+            "`accepted` and `queued_until`, the instant the order goes live (the next "
+            "regular open; the next pre-market start for an `extended_hours` limit day "
+            "order, which also trades 04:00-09:30 and after the close until 20:00). "
+            "`opg` orders always wait for the opening auction. `GET /v1/clock` tells "
+            "whether the market is open and when it next opens."
+        ),
+        responses={200: {"model": sc.OrderPublic, "description": "Idempotent replay"}},
     )
     async def submit_order(
         account_id: AccountPath,
@@ -88,7 +95,7 @@ def register(app: FastAPI, services: Services) -> None:
         who: CurrentUser,
         response: Response,
         idempotency_key: IdempotencyKey = None,
-    ) -> dict[str, Any]:
+    ) -> sc.OrderPublic:
         acct = await _account(services, who, account_id, write=True)
         request = OrderRequest.parse(**body.model_dump())
         result = await run_in_threadpool(
@@ -97,7 +104,7 @@ def register(app: FastAPI, services: Services) -> None:
         order = await _route_to_broker(services, result.order) if result.created else result.order
         if not result.created:
             response.status_code = 200
-        return _wire(order)
+        return public(order)
 
     @router.get("/accounts/{account_id}/orders", response_model=sc.OrderList, summary="List orders")
     async def list_orders(
@@ -110,7 +117,7 @@ def register(app: FastAPI, services: Services) -> None:
         until: datetime | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         cursor: Annotated[str | None, Query(max_length=200)] = None,
-    ) -> dict[str, Any]:
+    ) -> sc.OrderList:
         acct = await _account(services, who, account_id, write=False)
         for name, value in (("after", after), ("until", until)):
             if value is not None and value.tzinfo is None:
@@ -128,20 +135,20 @@ def register(app: FastAPI, services: Services) -> None:
                 cursor=cursor,
             )
         )
-        return {"orders": [_wire(o) for o in orders], "next_cursor": nxt}
+        return sc.OrderList(orders=[public(o) for o in orders], next_cursor=nxt)
 
     @router.get(
         "/accounts/{account_id}/orders/by-client-id/{client_order_id}",
         response_model=sc.OrderPublic,
         summary="Get an order by client order id",
     )
-    async def get_by_client_id(
+    async def get_order_by_client_id(
         account_id: AccountPath,
         client_order_id: Annotated[str, Path(max_length=128)],
         who: CurrentUser,
-    ) -> dict[str, Any]:
+    ) -> sc.OrderPublic:
         acct = await _account(services, who, account_id, write=False)
-        return _wire(
+        return public(
             await run_in_threadpool(_orders(services).get_by_client_id, acct, client_order_id)
         )
 
@@ -152,9 +159,10 @@ def register(app: FastAPI, services: Services) -> None:
     )
     async def get_order(
         account_id: AccountPath, order_id: Annotated[str, Path(max_length=64)], who: CurrentUser
-    ) -> dict[str, Any]:
+    ) -> sc.OrderPublic:
         acct = await _account(services, who, account_id, write=False)
-        return _wire(await run_in_threadpool(_orders(services).get, acct, _order_id(order_id)))
+        order = await run_in_threadpool(_orders(services).get, acct, _order_id(order_id))
+        return public(order)
 
     @router.delete(
         "/accounts/{account_id}/orders/{order_id}",
@@ -163,9 +171,9 @@ def register(app: FastAPI, services: Services) -> None:
     )
     async def cancel_order(
         account_id: AccountPath, order_id: Annotated[str, Path(max_length=64)], who: CurrentUser
-    ) -> dict[str, Any]:
+    ) -> sc.OrderPublic:
         acct = await _account(services, who, account_id, write=True)
-        return _wire(await _cancel(services, acct, _order_id(order_id)))
+        return public(await _cancel(services, acct, _order_id(order_id)))
 
     @router.delete(
         "/accounts/{account_id}/orders",
@@ -173,7 +181,7 @@ def register(app: FastAPI, services: Services) -> None:
         response_model=list[sc.CancelResult],
         summary="Cancel every open order (207 with a result per order)",
     )
-    async def cancel_all(account_id: AccountPath, who: CurrentUser) -> JSONResponse:
+    async def cancel_all_orders(account_id: AccountPath, who: CurrentUser) -> list[sc.CancelResult]:
         acct = await _account(services, who, account_id, write=True)
         orders, _ = await run_in_threadpool(
             lambda: _orders(services).list_orders(acct, status="open", limit=500)
@@ -181,23 +189,20 @@ def register(app: FastAPI, services: Services) -> None:
         results = []
         for order in orders:
             try:
+                cancelled = await _cancel(services, acct, order.id)
                 results.append(
-                    {
-                        "id": str(order.id),
-                        "status": 200,
-                        "body": _wire(await _cancel(services, acct, order.id)),
-                    }
+                    sc.CancelResult(id=str(order.id), status=200, body=public(cancelled))
                 )
             except DomainError as exc:
                 slug = slug_for(exc) or "conflict"
                 results.append(
-                    {
-                        "id": str(order.id),
-                        "status": 409 if slug != "not-found" else 404,
-                        "body": {"type": f"/problems/{slug}", "detail": exc.message},
-                    }
+                    sc.CancelResult(
+                        id=str(order.id),
+                        status=409 if slug != "not-found" else 404,
+                        body=sc.CancelProblem(type=f"/problems/{slug}", detail=exc.message),
+                    )
                 )
-        return JSONResponse(results, status_code=207)
+        return results
 
     @router.patch(
         "/accounts/{account_id}/orders/{order_id}",
@@ -209,7 +214,7 @@ def register(app: FastAPI, services: Services) -> None:
         order_id: Annotated[str, Path(max_length=64)],
         body: sc.OrderReplace,
         who: CurrentUser,
-    ) -> dict[str, Any]:
+    ) -> sc.OrderPublic:
         acct = await _account(services, who, account_id, write=True)
         orders = _orders(services)
         old = await run_in_threadpool(orders.get, acct, _order_id(order_id))
@@ -217,14 +222,14 @@ def register(app: FastAPI, services: Services) -> None:
         old, new = await run_in_threadpool(orders.request_replace, acct, old.id, replace)
         if services.broker is not None:
             new = await services.broker.replace(old, new)  # the stored replacement
-        return _wire(new)
+        return public(new)
 
     @router.get(
         "/accounts/{account_id}/positions",
         response_model=list[sc.PositionPublic],
         summary="Open positions",
     )
-    async def positions(account_id: AccountPath, who: CurrentUser) -> list[dict[str, Any]]:
+    async def list_positions(account_id: AccountPath, who: CurrentUser) -> list[sc.PositionPublic]:
         acct = await _account(services, who, account_id, write=False)
         return [
             _position(services, p)
@@ -236,9 +241,9 @@ def register(app: FastAPI, services: Services) -> None:
         response_model=sc.PositionPublic,
         summary="One position",
     )
-    async def position(
+    async def get_position(
         account_id: AccountPath, symbol: Annotated[str, Path(max_length=12)], who: CurrentUser
-    ) -> dict[str, Any]:
+    ) -> sc.PositionPublic:
         acct = await _account(services, who, account_id, write=False)
         return _position(services, await _find_position(services, acct, symbol))
 
@@ -253,10 +258,10 @@ def register(app: FastAPI, services: Services) -> None:
         who: CurrentUser,
         qty: Annotated[str | None, Query(pattern=sc._DEC)] = None,
         percentage: Annotated[str | None, Query(pattern=sc._DEC)] = None,
-    ) -> dict[str, Any]:
+    ) -> sc.OrderPublic:
         acct = await _account(services, who, account_id, write=True)
         pos = await _find_position(services, acct, symbol)
-        return _wire(await _close(services, acct, pos, qty, percentage))
+        return public(await _close(services, acct, pos, qty, percentage))
 
     @router.delete(
         "/accounts/{account_id}/positions",
@@ -264,80 +269,81 @@ def register(app: FastAPI, services: Services) -> None:
         response_model=list[sc.CancelResult],
         summary="Close every position (207)",
     )
-    async def close_all(account_id: AccountPath, who: CurrentUser) -> JSONResponse:
+    async def close_all_positions(
+        account_id: AccountPath, who: CurrentUser
+    ) -> list[sc.CancelResult]:
         acct = await _account(services, who, account_id, write=True)
         results = []
         for pos in await run_in_threadpool(_orders(services).positions, acct):
             try:
                 order = await _close(services, acct, pos, None, None)
-                results.append({"id": pos.symbol, "status": 200, "body": _wire(order)})
+                results.append(sc.CancelResult(id=pos.symbol, status=200, body=public(order)))
             except DomainError as exc:
-                results.append(
-                    {
-                        "id": pos.symbol,
-                        "status": 422,
-                        "body": {"type": f"/problems/{slug_for(exc)}", "detail": exc.message},
-                    }
-                )
-        return JSONResponse(results, status_code=207)
+                problem = sc.CancelProblem(type=f"/problems/{slug_for(exc)}", detail=exc.message)
+                results.append(sc.CancelResult(id=pos.symbol, status=422, body=problem))
+        return results
 
     @router.get(
         "/accounts/{account_id}/summary",
         response_model=sc.AccountSummary,
         summary="Cash, buying power and equity",
     )
-    async def summary(account_id: AccountPath, who: CurrentUser) -> dict[str, Any]:
+    async def get_account_summary(account_id: AccountPath, who: CurrentUser) -> sc.AccountSummary:
         acct = await _account(services, who, account_id, write=False)
         orders = _orders(services)
         cash, bp, pos = await run_in_threadpool(
             lambda: (orders.cash(acct), orders.buying_power(acct), orders.positions(acct))
         )
         value = sum((_mark(services, p) * p.qty for p in pos), Decimal(0))
-        return {
-            "account_id": str(acct),
-            "cash": str(cash),
-            "buying_power": str(bp),
-            "equity": str(cash + value),
-            "positions_value": str(value),
-        }
+        return sc.AccountSummary(
+            account_id=str(acct),
+            cash=cash,
+            buying_power=bp,
+            equity=cash + value,
+            positions_value=value,
+        )
 
     @router.get(
         "/accounts/{account_id}/activities",
         response_model=sc.ActivityList,
         summary="Account activities from the ledger",
     )
-    async def activities(
+    async def list_activities(
         account_id: AccountPath,
         who: CurrentUser,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         cursor: Annotated[str | None, Query(max_length=200)] = None,
-    ) -> dict[str, Any]:
+    ) -> sc.ActivityList:
         acct = await _account(services, who, account_id, write=False)
         entries, nxt = await run_in_threadpool(
             lambda: _orders(services).activities(acct, limit=limit, cursor=cursor)
         )
-        return {"activities": [_activity(e) for e in entries], "next_cursor": nxt}
+        return sc.ActivityList(activities=[_activity(e) for e in entries], next_cursor=nxt)
 
     @router.get(
         "/accounts/{account_id}/portfolio/history",
         response_model=sc.PortfolioHistory,
         summary="Equity after each ledger entry (positions at their last fill price)",
     )
-    async def portfolio_history(account_id: AccountPath, who: CurrentUser) -> dict[str, Any]:
+    async def get_portfolio_history(
+        account_id: AccountPath, who: CurrentUser
+    ) -> sc.PortfolioHistory:
         acct = await _account(services, who, account_id, write=False)
         entries, _ = await run_in_threadpool(lambda: _orders(services).activities(acct, limit=500))
         return _history(list(reversed(entries)))
 
-    @router.get("/clock", response_model=sc.Clock, tags=["market"], summary="Market clock")
-    async def clock(who: CurrentUser) -> dict[str, Any]:
-        now = services.clock.now()
-        cal = services.calendar
-        return {
-            "timestamp": now.isoformat(),
-            "is_open": cal.is_open(now),
-            "next_open": cal.next_open(now).isoformat(),
-            "next_close": cal.next_close(now).isoformat(),
-        }
+    @router.get(
+        "/clock",
+        response_model=sc.Clock,
+        tags=["market"],
+        summary="Market clock",
+        description=(
+            "Whether the regular session is open, and the next open and close, now or at "
+            "`at` (an aware instant). Unknown query parameters are refused (422)."
+        ),
+    )
+    async def clock(who: CurrentUser, query: Annotated[sc.ClockQuery, Query()]) -> sc.Clock:
+        return sc.Clock.of(services.calendar.clock_at(query.at or services.clock.now()))
 
     @router.get(
         "/calendar",
@@ -412,32 +418,32 @@ def _mark(services: Services, pos: Any) -> Decimal:
     return Decimal(pos.avg_entry_price)
 
 
-def _position(services: Services, pos: Any) -> dict[str, Any]:
+def _position(services: Services, pos: Any) -> sc.PositionPublic:
     mark = _mark(services, pos)
     value = (mark * pos.qty).quantize(Decimal("0.01"))
-    return {
-        "symbol": pos.symbol,
-        "qty": str(pos.qty),
-        "side": "long" if pos.qty >= 0 else "short",
-        "avg_entry_price": str(pos.avg_entry_price),
-        "cost_basis": str(pos.cost_basis),
-        "current_price": str(mark),
-        "market_value": str(value),
-        "unrealized_pl": str((value - Decimal(pos.cost_basis)).quantize(Decimal("0.01"))),
-    }
+    return sc.PositionPublic(
+        symbol=pos.symbol,
+        qty=pos.qty,
+        side="long" if pos.qty >= 0 else "short",
+        avg_entry_price=Decimal(pos.avg_entry_price),
+        cost_basis=Decimal(pos.cost_basis),
+        current_price=mark,
+        market_value=value,
+        unrealized_pl=(value - Decimal(pos.cost_basis)).quantize(Decimal("0.01")),
+    )
 
 
-def _activity(entry: Any) -> dict[str, Any]:
-    return {
-        "id": entry.id,
-        "activity_type": str(getattr(entry.kind, "value", entry.kind)),
-        "date": entry.at.isoformat(),
-        "memo": entry.memo,
-        "postings": [{"account": p.account, "amount": str(p.amount)} for p in entry.postings],
-    }
+def _activity(entry: Any) -> sc.ActivityPublic:
+    return sc.ActivityPublic(
+        id=entry.id,
+        activity_type=EntryKind(entry.kind),
+        date=entry.at.isoformat(),
+        memo=entry.memo,
+        postings=[sc.Posting(account=p.account, amount=p.amount) for p in entry.postings],
+    )
 
 
-def _history(entries: list[Any]) -> dict[str, Any]:
+def _history(entries: list[Any]) -> sc.PortfolioHistory:
     cash = Decimal(0)
     shares: dict[str, Decimal] = {}
     last_price: dict[str, Decimal] = {}
@@ -462,13 +468,13 @@ def _history(entries: list[Any]) -> dict[str, Any]:
         equity.append(str((cash + value).quantize(Decimal("0.01"))))
     base = equity[0] if equity else "0.00"
     pl = [str(Decimal(v) - Decimal(base)) for v in equity]
-    return {
-        "timestamp": ts,
-        "equity": equity,
-        "profit_loss": pl,
-        "base_value": base,
-        "timeframe": "entry",
-    }
+    return sc.PortfolioHistory(
+        timestamp=ts,
+        equity=[Decimal(v) for v in equity],
+        profit_loss=[Decimal(v) for v in pl],
+        base_value=Decimal(base),
+        timeframe="entry",
+    )
 
 
 def _session(s: Any) -> dict[str, Any]:

@@ -31,7 +31,7 @@ def accounts_of(services: Services) -> AccountsService:
     summary="The caller's user record",
     responses=problem_responses(401),
 )
-async def me(principal: CurrentUser, services: ServicesDep) -> UserPublic:
+async def get_me(principal: CurrentUser, services: ServicesDep) -> UserPublic:
     user = await run_in_threadpool(auth_of(services).get_user, principal.user_id)
     return UserPublic.of(user)
 

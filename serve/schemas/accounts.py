@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from cluster.accounts.types import Account, AccountConfig
+from serve.schemas.base import MoneyStr, PublicModel
 from serve.schemas.profiles import ProfileIn, ProfilePublic
 
 AccountType = Literal["individual", "joint", "ira", "custodial"]
@@ -33,7 +34,7 @@ class AccountCreate(BaseModel):
     minor: ProfileIn | None = Field(default=None, description="required for custodial accounts")
 
 
-class AccountPublic(BaseModel):
+class AccountPublic(PublicModel):
     id: str = Field(examples=["0b6a3c8e-52a1-4d0f-8c3e-6b1f2a9d7e40"])
     owner_user_id: str
     type: AccountType
@@ -55,13 +56,13 @@ class AccountPublic(BaseModel):
         )
 
 
-class AccountConfigPublic(BaseModel):
+class AccountConfigPublic(PublicModel):
     account_id: str
-    max_order_notional: Decimal = Field(examples=["25000.00"])
-    max_position_notional: Decimal = Field(examples=["100000.00"])
+    max_order_notional: MoneyStr = Field(examples=["25000.00"])
+    max_position_notional: MoneyStr = Field(examples=["100000.00"])
     allow_extended_hours: bool
-    ceiling_max_order_notional: Decimal = Field(examples=["100000.00"])
-    ceiling_max_position_notional: Decimal = Field(examples=["1000000.00"])
+    ceiling_max_order_notional: MoneyStr = Field(examples=["100000.00"])
+    ceiling_max_position_notional: MoneyStr = Field(examples=["1000000.00"])
     extended_hours_permitted: bool
 
     @classmethod
@@ -121,8 +122,8 @@ class ResetRequest(BaseModel):
     )
 
 
-class PaperResult(BaseModel):
+class PaperResult(PublicModel):
     account_id: str
     action: Literal["fund", "reset"]
-    amount: Decimal = Field(examples=["10000.00"])
-    cash: Decimal | None = Field(default=None, description="cash balance afterwards")
+    amount: MoneyStr = Field(examples=["10000.00"])
+    cash: MoneyStr | None = Field(default=None, description="cash balance afterwards")

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cluster.auth.service import SessionInfo, TokenPair, User
 from serve.schemas.accounts import AccountPublic
+from serve.schemas.base import PublicModel
 from serve.schemas.profiles import ProfileIn
 
 AccountType = Literal["individual", "joint", "ira", "custodial"]
@@ -55,7 +56,7 @@ class RefreshRequest(BaseModel):
     refresh_token: str = Field(min_length=1, max_length=512)
 
 
-class TokenPairPublic(BaseModel):
+class TokenPairPublic(PublicModel):
     access_token: str = Field(examples=["eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..."])
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(examples=[900], description="access token lifetime in seconds")
@@ -76,7 +77,7 @@ class TokenPairPublic(BaseModel):
         )
 
 
-class UserPublic(BaseModel):
+class UserPublic(PublicModel):
     id: str = Field(examples=["7d4c2a1e-0b7f-4c51-9a58-2f0d2c8b9e11"])
     email: str = Field(examples=["ada@example.com"])
     role: Literal["user", "quant", "admin"]
@@ -87,12 +88,12 @@ class UserPublic(BaseModel):
         return cls(id=u.id, email=u.email, role=u.role, created_at=u.created_at)  # type: ignore[arg-type]
 
 
-class RegisterResponse(BaseModel):
+class RegisterResponse(PublicModel):
     user: UserPublic
     account: AccountPublic
 
 
-class SessionPublic(BaseModel):
+class SessionPublic(PublicModel):
     id: str
     created_at: datetime
     last_seen_at: datetime

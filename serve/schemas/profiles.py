@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cluster.accounts.types import Address, Profile, ProfileInput
 from domain.validation import mask_tax_id
+from serve.schemas.base import PublicModel
 
 
 class AddressIn(BaseModel):
@@ -70,7 +71,7 @@ class ProfileIn(BaseModel):
         )
 
 
-class AddressPublic(BaseModel):
+class AddressPublic(PublicModel):
     line1: str
     line2: str | None
     city: str
@@ -79,7 +80,7 @@ class AddressPublic(BaseModel):
     country: str
 
 
-class ProfilePublic(BaseModel):
+class ProfilePublic(PublicModel):
     """The owner's (or an admin's) view; the tax id is always masked."""
 
     legal_name: str = Field(examples=["Ada Lovelace"])

@@ -6,11 +6,25 @@ order. The domain parses and validates them (price increments, quantity scale).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-DecimalStr = str
+from cluster.orders.wire import order_to_wire
+from domain.ledger import EntryKind
+from domain.market_hours import ClockReading, MarketCalendar
+from domain.orders import Order, OrderStatus, OrderType, Side, TimeInForce
+from serve.schemas.base import (
+    DecimalStr,
+    MoneyStr,
+    PriceStr,
+    PublicModel,
+    QuantityStr,
+    Timestamp,
+)
+
+#: Request decimals stay text: the domain parses them (``domain.money``), never a float.
+DecimalIn = str
 _DEC = r"^-?\d{1,15}(\.\d{1,9})?$"
 
 
@@ -36,12 +50,12 @@ class OrderCreate(BaseModel):
     side: Literal["buy", "sell"]
     type: Literal["market", "limit", "stop", "stop_limit", "trailing_stop"]
     time_in_force: Literal["day", "gtc", "ioc", "fok", "opg", "cls"]
-    qty: DecimalStr | None = Field(None, pattern=_DEC)
-    notional: DecimalStr | None = Field(None, pattern=_DEC)
-    limit_price: DecimalStr | None = Field(None, pattern=_DEC)
-    stop_price: DecimalStr | None = Field(None, pattern=_DEC)
-    trail_price: DecimalStr | None = Field(None, pattern=_DEC)
-    trail_percent: DecimalStr | None = Field(None, pattern=_DEC)
+    qty: DecimalIn | None = Field(None, pattern=_DEC)
+    notional: DecimalIn | None = Field(None, pattern=_DEC)
+    limit_price: DecimalIn | None = Field(None, pattern=_DEC)
+    stop_price: DecimalIn | None = Field(None, pattern=_DEC)
+    trail_price: DecimalIn | None = Field(None, pattern=_DEC)
+    trail_percent: DecimalIn | None = Field(None, pattern=_DEC)
     extended_hours: bool = False
     client_order_id: str | None = Field(None, min_length=1, max_length=128)
 
@@ -49,104 +63,174 @@ class OrderCreate(BaseModel):
 class OrderReplace(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    qty: DecimalStr | None = Field(None, pattern=_DEC)
+    qty: DecimalIn | None = Field(None, pattern=_DEC)
     time_in_force: Literal["day", "gtc", "ioc", "fok", "opg", "cls"] | None = None
-    limit_price: DecimalStr | None = Field(None, pattern=_DEC)
-    stop_price: DecimalStr | None = Field(None, pattern=_DEC)
-    trail: DecimalStr | None = Field(None, pattern=_DEC)
+    limit_price: DecimalIn | None = Field(None, pattern=_DEC)
+    stop_price: DecimalIn | None = Field(None, pattern=_DEC)
+    trail: DecimalIn | None = Field(None, pattern=_DEC)
     client_order_id: str | None = Field(None, min_length=1, max_length=128)
 
 
-class OrderPublic(BaseModel):
-    """An order as the paper-trading API shows it."""
+class OrderPublic(PublicModel):
+    """An order as the paper-trading API shows it (Alpaca's order JSON, every field).
 
-    model_config = ConfigDict(extra="allow")
+    The same shape reaches WebSocket clients inside ``trade_updates`` events: both are
+    built by ``cluster.orders.wire.order_to_wire``.
+    """
 
     id: str
     client_order_id: str
+    created_at: Timestamp
+    updated_at: Timestamp | None
+    submitted_at: Timestamp | None
+    filled_at: Timestamp | None
+    expired_at: Timestamp | None
+    canceled_at: Timestamp | None
+    failed_at: Timestamp | None
+    replaced_at: Timestamp | None
+    replaced_by: str | None = Field(description="id of the order that replaced this one")
+    replaces: str | None = Field(description="id of the order this one replaced")
+    asset_id: str | None = Field(description="always null: assets are named by symbol")
     symbol: str
-    side: str
-    type: str
-    time_in_force: str
-    status: str
-    qty: DecimalStr | None = None
-    notional: DecimalStr | None = None
-    filled_qty: DecimalStr
-    filled_avg_price: DecimalStr | None = None
-    limit_price: DecimalStr | None = None
-    stop_price: DecimalStr | None = None
-    created_at: str
-    updated_at: str | None = None
+    asset_class: Literal["us_equity"]
+    notional: MoneyStr | None = Field(description="dollar amount of a notional order")
+    qty: QuantityStr | None = Field(description="null for a notional order")
+    filled_qty: QuantityStr
+    filled_avg_price: PriceStr | None
+    order_class: Literal["", "simple", "bracket", "oco", "oto"]
+    order_type: OrderType = Field(description="same as `type` (Alpaca sends both)")
+    type: OrderType
+    side: Side
+    time_in_force: TimeInForce
+    limit_price: PriceStr | None
+    stop_price: PriceStr | None
+    status: OrderStatus
+    extended_hours: bool
+    legs: None = Field(description="always null: no multi-leg orders")
+    trail_percent: DecimalStr | None
+    trail_price: PriceStr | None
+    hwm: PriceStr | None = Field(description="high-water mark of a trailing stop")
+    reject_reason: str | None = Field(description="why the order was rejected (ours, not Alpaca's)")
+    queued_until: Timestamp | None = Field(
+        default=None,
+        description=(
+            "ours: set while the order is `accepted` outside its trading hours and queued "
+            "for the open (as Alpaca queues it): the instant it goes live, the next regular "
+            "open (the next pre-market start for an extended-hours order); null otherwise"
+        ),
+    )
+
+    @classmethod
+    def of(cls, order: Order, calendar: MarketCalendar | None = None) -> OrderPublic:
+        return cls.model_validate(order_to_wire(order, calendar))
 
 
-class OrderList(BaseModel):
+class OrderList(PublicModel):
     orders: list[OrderPublic]
     next_cursor: str | None = None
 
 
-class CancelResult(BaseModel):
-    id: str
-    status: int
-    body: dict[str, Any] | None = None
+class CancelProblem(PublicModel):
+    """Why one order of a bulk request was not cancelled or closed."""
+
+    type: str = Field(
+        examples=["/problems/conflict"], json_schema_extra={"format": "uri-reference"}
+    )
+    detail: str
 
 
-class PositionPublic(BaseModel):
+class CancelResult(PublicModel):
+    """One order (or position) of a 207 bulk answer: its own status and body."""
+
+    id: str = Field(description="order id, or the symbol when closing positions")
+    status: Literal[200, 404, 409, 422]
+    body: OrderPublic | CancelProblem | None = None
+
+
+class PositionPublic(PublicModel):
     symbol: str
-    qty: DecimalStr
+    qty: QuantityStr = Field(description="negative for a short position")
     side: Literal["long", "short"]
-    avg_entry_price: DecimalStr
-    cost_basis: DecimalStr
-    current_price: DecimalStr | None = None
-    market_value: DecimalStr | None = None
-    unrealized_pl: DecimalStr | None = None
+    avg_entry_price: PriceStr
+    cost_basis: MoneyStr
+    current_price: PriceStr | None = None
+    market_value: MoneyStr | None = None
+    unrealized_pl: MoneyStr | None = None
 
 
 class ClosePosition(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    qty: DecimalStr | None = Field(None, pattern=_DEC)
-    percentage: DecimalStr | None = Field(None, pattern=_DEC)
+    qty: DecimalIn | None = Field(None, pattern=_DEC)
+    percentage: DecimalIn | None = Field(None, pattern=_DEC)
 
 
-class ActivityPublic(BaseModel):
+class Posting(PublicModel):
+    account: str = Field(examples=["cash", "position:AAPL"])
+    amount: DecimalStr = Field(description="dollars on `cash`, shares on `position:*`")
+
+
+class ActivityPublic(PublicModel):
     id: str
-    activity_type: str
-    date: str
+    activity_type: EntryKind
+    date: str = Field(json_schema_extra={"format": "date-time"})
     memo: str | None = None
-    postings: list[dict[str, str]]
+    postings: list[Posting]
 
 
-class ActivityList(BaseModel):
+class ActivityList(PublicModel):
     activities: list[ActivityPublic]
     next_cursor: str | None = None
 
 
-class Clock(BaseModel):
-    timestamp: str
+class ClockQuery(BaseModel):
+    """``GET /v1/clock``'s query: ``at`` only; any other parameter is a 422 problem."""
+
+    model_config = ConfigDict(extra="forbid")
+    at: AwareDatetime | None = Field(
+        default=None,
+        description=(
+            "read the clock at this instant instead of now: RFC 3339 with an offset "
+            "(`2026-11-24T15:00:00Z`); a naive instant is refused (422)"
+        ),
+    )
+
+
+class Clock(PublicModel):
+    timestamp: str = Field(json_schema_extra={"format": "date-time"})
     is_open: bool
-    next_open: str
-    next_close: str
+    next_open: str = Field(json_schema_extra={"format": "date-time"})
+    next_close: str = Field(json_schema_extra={"format": "date-time"})
+
+    @classmethod
+    def of(cls, reading: ClockReading) -> Clock:
+        return cls(
+            timestamp=reading.at.isoformat(),
+            is_open=reading.is_open,
+            next_open=reading.next_open.isoformat(),
+            next_close=reading.next_close.isoformat(),
+        )
 
 
-class CalendarDay(BaseModel):
-    date: str
-    open: str
-    close: str
-    session_open: str
-    session_close: str
+class CalendarDay(PublicModel):
+    date: str = Field(json_schema_extra={"format": "date"})
+    open: str = Field(examples=["09:30"], description="New York time")
+    close: str = Field(examples=["16:00"], description="New York time")
+    session_open: str = Field(json_schema_extra={"format": "date-time"})
+    session_close: str = Field(json_schema_extra={"format": "date-time"})
 
 
-class AccountSummary(BaseModel):
+class AccountSummary(PublicModel):
     account_id: str
-    cash: DecimalStr
-    buying_power: DecimalStr
-    equity: DecimalStr
-    positions_value: DecimalStr
+    cash: MoneyStr
+    buying_power: MoneyStr
+    equity: MoneyStr
+    positions_value: MoneyStr
 
 
-class PortfolioHistory(BaseModel):
-    timestamp: list[int]
-    equity: list[DecimalStr]
-    profit_loss: list[DecimalStr]
-    base_value: DecimalStr
-    timeframe: str
+class PortfolioHistory(PublicModel):
+    timestamp: list[int] = Field(description="unix seconds of each ledger entry")
+    equity: list[MoneyStr]
+    profit_loss: list[MoneyStr]
+    base_value: MoneyStr
+    timeframe: Literal["entry"]

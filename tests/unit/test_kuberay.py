@@ -1,5 +1,6 @@
-"""kuberay/ manifests validate against the KubeRay 1.7 CRDs in ../shared/schemas, and the
-Serve config inside them names only keys Ray knows (Ray accepts misspelled keys silently)."""
+"""kuberay/ manifests validate against the KubeRay 1.7 CRDs kept in tests/kit/schemas/kuberay
+(origin and version in its SOURCE.md), and the Serve config inside them names only keys Ray
+knows (Ray accepts misspelled keys silently). Nothing here reads outside the repository."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMAS = ROOT.parent / "shared" / "schemas"
+SCHEMAS = ROOT / "tests" / "kit" / "schemas"
 CRD_FILES = {
     ("ray.io", "RayService"): "kuberay/ray.io_rayservices.yaml",
     ("ray.io", "RayCluster"): "kuberay/ray.io_rayclusters.yaml",
@@ -23,7 +24,7 @@ MANIFESTS = sorted((ROOT / "kuberay").glob("*.yaml"))
 
 def crd_schema(group: str, kind: str, version: str) -> dict[str, Any]:
     path = SCHEMAS / CRD_FILES[(group, kind)]
-    assert path.exists(), f"CRD schema missing: {path} (shared/ must sit beside the repository)"
+    assert path.exists(), f"CRD schema missing: {path} (copy it with its SOURCE.md entry)"
     crd = yaml.safe_load(path.read_text())
     for v in crd["spec"]["versions"]:
         if v["name"] == version:

@@ -12,6 +12,7 @@ from cluster.settings import Settings
 from serve.api import create_api
 from serve.services import Services, build_services
 from tests.kit.api import serve_in_thread
+from tests.kit.openapi_check import ResponseChecker
 from tests.kit.users import ApiUser, signed_in
 
 
@@ -35,9 +36,16 @@ def api_url(api_services: Services) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def response_checker(api_url: str) -> ResponseChecker:
+    return ResponseChecker.fetch(api_url)
+
+
 @pytest.fixture
-def client(api_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=api_url, timeout=10) as c:
+def client(api_url: str, response_checker: ResponseChecker) -> Iterator[httpx.Client]:
+    """Every 2xx JSON answer is checked against the OpenAPI (closed schemas), in every test."""
+    hooks = {"response": [response_checker.hook]}
+    with httpx.Client(base_url=api_url, timeout=10, event_hooks=hooks) as c:
         yield c
 
 

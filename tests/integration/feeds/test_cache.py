@@ -1,4 +1,5 @@
-"""The feed cache against the real Redis (and a throwaway one that we stop)."""
+"""The feed cache against both Redis servers (the machine's and the embedded one), and a
+throwaway one that we stop."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from pathlib import Path
 from cluster.marketdata.cache import FeedCache
 from cluster.redis_client import AsyncResilientRedis
 from domain.marketdata import Bar, Quote
-from tests.conftest import REDIS_URL
 from tests.kit.redis_server import RedisProcess
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -28,9 +28,9 @@ def bar_wire(minute: int, seq: int) -> dict:
 
 
 async def test_flush_then_load_when_redis_up_then_latest_seq_and_bars_oldest_first(
-    redis_prefix: str,
+    redis_prefix: str, redis_url: str
 ) -> None:
-    redis = AsyncResilientRedis(REDIS_URL, prefix=f"{redis_prefix}{uuid.uuid4().hex[:6]}:")
+    redis = AsyncResilientRedis(redis_url, prefix=f"{redis_prefix}{uuid.uuid4().hex[:6]}:")
     cache = FeedCache(redis, ttl_s=30, bar_history=2)
     try:
         for i in range(3):

@@ -18,6 +18,7 @@ from serve.api import create_api
 from serve.services import build_services
 from tests.integration.feeds.conftest import feed_settings, running_feed, wait_for
 from tests.kit.api import serve_in_thread
+from tests.kit.openapi_check import ResponseChecker
 from tests.kit.users import ApiUser, assert_problem, signed_in
 
 pytestmark = pytest.mark.ray
@@ -61,7 +62,8 @@ def api(settings: Settings, ray_cluster: None) -> Iterator[tuple[httpx.Client, A
     services = build_services(s, in_ray=False, process_label="feed-route-tests")
     try:
         with running_feed(s), serve_in_thread(create_api(services)) as url:
-            with httpx.Client(base_url=url, timeout=10) as client:
+            hooks = {"response": [ResponseChecker.fetch(url).hook]}  # bodies match the OpenAPI
+            with httpx.Client(base_url=url, timeout=10, event_hooks=hooks) as client:
                 yield client, signed_in(client)
     finally:
         services.close()

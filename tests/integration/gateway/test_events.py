@@ -1,4 +1,5 @@
-"""EventBus on the real Redis: gap-free numbering under concurrency, resume, gaps."""
+"""EventBus and its Lua on both Redis servers (the machine's and the embedded one):
+gap-free numbering under concurrency, resume, gaps."""
 
 from __future__ import annotations
 
@@ -11,12 +12,11 @@ import pytest
 
 from cluster.events import AsyncEventBus, EventBus, Gap
 from cluster.redis_client import AsyncResilientRedis, ResilientRedis
-from tests.conftest import REDIS_URL
 
 
 @pytest.fixture
-def bus(redis_prefix: str):
-    client = ResilientRedis(REDIS_URL, prefix=redis_prefix)
+def bus(redis_prefix: str, redis_url: str):
+    client = ResilientRedis(redis_url, prefix=redis_prefix)
     yield EventBus(client, prefix=redis_prefix, retention=50, retention_s=3600)
     client.close()
 
@@ -69,8 +69,10 @@ def test_read_since_when_in_window_then_events_in_order_once(bus: EventBus) -> N
     assert bus.read_since(stream, 10, limit=100) == []
 
 
-def test_read_since_when_trimmed_then_gap_names_the_missing_range(redis_prefix: str) -> None:
-    client = ResilientRedis(REDIS_URL, prefix=redis_prefix)
+def test_read_since_when_trimmed_then_gap_names_the_missing_range(
+    redis_prefix: str, redis_url: str
+) -> None:
+    client = ResilientRedis(redis_url, prefix=redis_prefix)
     clock = {"now": 1_000_000}
     bus = EventBus(
         client, prefix=redis_prefix, retention=1000, retention_s=10, now_ms=lambda: clock["now"]
@@ -85,8 +87,10 @@ def test_read_since_when_trimmed_then_gap_names_the_missing_range(redis_prefix: 
     client.close()
 
 
-async def test_async_tail_when_published_then_returned_after_cursor(redis_prefix: str) -> None:
-    client = AsyncResilientRedis(REDIS_URL, prefix=redis_prefix, timeout_s=3)
+async def test_async_tail_when_published_then_returned_after_cursor(
+    redis_prefix: str, redis_url: str
+) -> None:
+    client = AsyncResilientRedis(redis_url, prefix=redis_prefix, timeout_s=3)
     abus = AsyncEventBus(client, prefix=redis_prefix)
     stream = _stream()
     assert await abus.publish(stream, "new", {"a": 1}) == 1

@@ -7,7 +7,15 @@ import pytest
 
 from domain.errors import ValidationFailed
 from domain.ids import ClientOrderId, Symbol, parse_execution_id, parse_order_id
-from domain.money import Money, Price, Quantity, decimals_of, to_decimal
+from domain.money import (
+    Money,
+    Price,
+    Quantity,
+    decimal_text,
+    decimals_of,
+    money_text,
+    to_decimal,
+)
 
 
 def _rule(exc: pytest.ExceptionInfo[ValidationFailed]) -> tuple[str, str]:
@@ -240,3 +248,31 @@ def test_uuid_and_execution_ids() -> None:
     assert parse_execution_id("ord-1") == "ord-1"
     with pytest.raises(ValidationFailed):
         parse_execution_id("a b")
+
+
+@pytest.mark.parametrize(
+    ("value", "money", "plain"),
+    [
+        ("0E-16", "0.00", "0"),
+        ("1E+3", "1000.00", "1000"),
+        ("-0", "0.00", "0"),
+        ("-0.001", "0.00", "-0.001"),
+        ("0.005", "0.00", "0.005"),
+        ("0.015", "0.02", "0.015"),
+        ("187.250", "187.25", "187.25"),
+        ("1E-30", "0.00", "0"),
+        ("1.0000000005", "1.00", "1"),
+        ("-12.3456789015", "-12.35", "-12.345678902"),
+        ("1E+40", "1" + "0" * 40 + ".00", "1" + "0" * 40),
+    ],
+)
+def test_wire_text_when_value_has_an_exponent_then_fixed_point_with_its_places(
+    value: str, money: str, plain: str
+) -> None:
+    assert money_text(Decimal(value)) == money
+    assert decimal_text(Decimal(value)) == plain
+
+
+def test_money_text_when_currency_has_no_minor_unit_then_no_decimals() -> None:
+    assert money_text(Decimal("1234.5"), "JPY") == "1234"
+    assert money_text(Decimal("2.5"), "EUR") == "2.50"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from serve.gateway_conn import Connection, ConnState, GatewayStats, Limits
-from serve.gateway_protocol import SessionWatch
+from serve.gateway_session import SessionWatch
 from tests.kit.fake_auth import FakeAuth
 
 

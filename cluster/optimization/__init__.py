@@ -1,0 +1,1 @@
+"""Optimization jobs at the edge: tables, repository, data sources, results rendering."""
