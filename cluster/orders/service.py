@@ -19,14 +19,13 @@ publish is logged and counted, never undoing what was committed.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import logging
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -36,6 +35,7 @@ from cluster import metrics
 from cluster.db import Database
 from cluster.orders import exposure, invariants, ledger_repo, risk
 from cluster.orders import repository as repo
+from cluster.orders.reads import OrderReads
 from cluster.orders.types import Difference, NoQuotes, Position, QuoteLookup, SubmitResult
 from cluster.orders.wire import trade_update
 from domain.clock import Clock, require_aware
@@ -45,21 +45,18 @@ from domain.errors import (
     NotFound,
     RiskDenied,
     TransientError,
-    ValidationFailed,
 )
-from domain.ids import AccountId, OrderId, Symbol
+from domain.ids import AccountId, OrderId
 from domain.ledger import (
     JournalEntry,
     fill_entry,
     funding_entry,
     reset_entry,
-    to_cents,
 )
 from domain.market_hours import MarketCalendar
 from domain.money import EXACT, to_decimal
-from domain.order_request import OrderRequest, ReplaceRequest, parse_enum
+from domain.order_request import OrderRequest, ReplaceRequest
 from domain.orders import (
-    AVG_PRICE_PLACES,
     Order,
     OrderEvent,
     OrderEventKind,
@@ -74,7 +71,6 @@ log = logging.getLogger(__name__)
 
 Publish = Callable[[str, str, dict[str, Any]], Any]
 Message = tuple[str, str, dict[str, Any]]
-_AVG_QUANTUM = Decimal(1).scaleb(-AVG_PRICE_PLACES)
 #: serialization failure, deadlock, lock not available, statement timeout (a long lock wait)
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57014"})
 
@@ -111,7 +107,7 @@ def request_of(order: Order) -> OrderRequest:
     )
 
 
-class OrderService:
+class OrderService(OrderReads):
     def __init__(
         self,
         db: Database,
@@ -263,51 +259,6 @@ class OrderService:
             if ask is not None:
                 asks[symbol] = ask
         return asks
-
-    def positions(self, account_id: AccountId) -> list[Position]:
-        """Quantities from postings; average entry price from fills since the last reset
-        (average cost: a sell lowers the cost in proportion, keeping the average)."""
-        with self._tx() as s:
-            held = {
-                account.split(":", 1)[1]: qty
-                for account, qty in ledger_repo.balances(s, account_id).items()
-                if account.startswith("position:") and qty != 0
-            }
-            rows = ledger_repo.fills_since(s, account_id, ledger_repo.last_reset_seq(s, account_id))
-        qty: dict[str, Decimal] = {}
-        cost: dict[str, Decimal] = {}
-        for symbol, side, fill_qty, price, _ in rows:
-            q, c = qty.get(symbol, Decimal(0)), cost.get(symbol, Decimal(0))
-            if side == Side.BUY.value:
-                q, c = q + fill_qty, c + to_cents(EXACT.multiply(fill_qty, price))
-            elif q > 0:
-                c = EXACT.subtract(c, EXACT.divide(EXACT.multiply(c, fill_qty), q))
-                q = q - fill_qty
-            qty[symbol], cost[symbol] = q, (c if q > 0 else Decimal(0))
-        out = []
-        for symbol in sorted(held):
-            basis = cost.get(symbol, Decimal(0))
-            avg = EXACT.divide(basis, held[symbol]) if held[symbol] else Decimal(0)
-            out.append(
-                Position(
-                    symbol=symbol,
-                    qty=held[symbol],
-                    avg_entry_price=avg.quantize(_AVG_QUANTUM, rounding=ROUND_HALF_EVEN),
-                    cost_basis=to_cents(basis),
-                )
-            )
-        return out
-
-    def activities(
-        self, account_id: AccountId, *, limit: int = 50, cursor: str | None = None
-    ) -> tuple[list[JournalEntry], str | None]:
-        """Ledger entries with their postings, newest first; the cursor is opaque."""
-        before = None if cursor is None else _decode_seq(cursor)
-        with self._tx() as s:
-            entries, next_seq = ledger_repo.entries_page(
-                s, account_id, limit=repo.page_limit(limit), before_seq=before
-            )
-        return entries, None if next_seq is None else _encode_seq(next_seq)
 
     # -- submission ------------------------------------------------------------------
 
@@ -512,14 +463,6 @@ class OrderService:
 
     # -- client requests on existing orders ------------------------------------------
 
-    def _owned(self, s: Session, account_id: str, order_id: str, *, lock: bool) -> Order:
-        """The order if it belongs to ``account_id``; otherwise ``NotFound`` (the same
-        answer whether it does not exist or is someone else's)."""
-        order = repo.load_order(s, order_id, lock=lock)
-        if order is None or order.account_id != str(account_id):
-            raise NotFound(f"order {order_id} not found")
-        return order
-
     def request_cancel(self, account_id: AccountId, order_id: OrderId) -> Order:
         """``pending_cancel`` for a working order; a repeated request answers the same
         order; a terminal one raises ``IllegalTransition``."""
@@ -577,69 +520,6 @@ class OrderService:
         )
         return old, new
 
-    # -- reads -----------------------------------------------------------------------
-
-    def get(self, account_id: AccountId, order_id: OrderId) -> Order:
-        with self._tx() as s:
-            return self._owned(s, account_id, order_id, lock=False)
-
-    def get_by_client_id(self, account_id: AccountId, client_order_id: str) -> Order:
-        with self._tx() as s:
-            row = repo.find_by_client_id(s, account_id, str(client_order_id))
-            order = None if row is None else repo.load_order(s, str(row.id))
-        if order is None:
-            raise NotFound(f"order with client_order_id {client_order_id!r} not found")
-        return order
-
-    def get_order(self, order_id: OrderId) -> Order:
-        """Any account's order: for the broker and the reconciler, never for clients."""
-        with self._tx() as s:
-            order = repo.load_order(s, order_id)
-        if order is None:
-            raise NotFound(f"order {order_id} not found")
-        return order
-
-    def list_orders(
-        self,
-        account_id: AccountId,
-        *,
-        status: str | None = None,
-        side: str | None = None,
-        symbols: list[str] | None = None,
-        after: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-        direction: str = "desc",
-    ) -> tuple[list[Order], str | None]:
-        """A page of the account's orders (``status`` defaults to ``open`` as at Alpaca),
-        ordered by (created_at, id), newest first unless ``direction='asc'``."""
-        statuses = _statuses(status)
-        parsed_side = None if side is None else parse_enum(Side, side, "side").value
-        names = None if not symbols else sorted({str(Symbol.parse(x)) for x in symbols})
-        if direction not in ("asc", "desc"):
-            raise ValidationFailed("direction", "one-of", "direction must be asc or desc")
-        for field, value in (("after", after), ("until", until)):
-            if value is not None:
-                require_aware(field, value)
-        with self._tx() as s:
-            return repo.list_orders(
-                s,
-                account_id,
-                statuses=statuses,
-                side=parsed_side,
-                symbols=names,
-                after=after,
-                until=until,
-                limit=repo.page_limit(limit),
-                cursor=cursor,
-                descending=direction == "desc",
-            )
-
-    def open_orders(self, *, broker: str | None = None) -> list[Order]:
-        with self._tx() as s:
-            return repo.open_orders(s, broker=broker)
-
     # -- broker bookkeeping (paper broker, reconciler) -------------------------------
 
     def set_broker_order_id(self, order_id: OrderId, broker_order_id: str) -> None:
@@ -658,33 +538,3 @@ class OrderService:
             return invariants.check(
                 s, account_id, asks=self._asks_for, buffer_bps=self.reserve_buffer_bps
             )
-
-
-def _statuses(status: str | None) -> tuple[str, ...] | None:
-    if status is None or status == "open":
-        return repo.OPEN_STATUSES
-    if status == "closed":
-        return repo.CLOSED_STATUSES
-    if status == "all":
-        return None
-    try:
-        return (OrderStatus(status).value,)
-    except ValueError as exc:
-        raise ValidationFailed(
-            "status", "one-of", "status must be open, closed, all or an order status"
-        ) from exc
-
-
-def _encode_seq(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
-
-
-def _decode_seq(cursor: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, number = text.partition(":")
-        if prefix != "seq":
-            raise ValueError(text)
-        return int(number)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationFailed("cursor", "cursor-format", "cursor is not valid") from exc
