@@ -2,8 +2,10 @@
 
 Serve must not block on a job: ``launch`` starts a detached actor (``num_cpus=0``: it
 only waits on tasks and writes rows) named after the job, which runs the driver and exits.
-Detached, it outlives the replica that started it; named, a second launch of the same job
-finds the running driver instead of starting another (``get_if_exists``).
+Detached, it outlives the replica that started it; named after the job and the attempt, a
+second launch of the same attempt finds the running driver instead of starting another
+(``get_if_exists``), while a resume (the next attempt) never lands on a driver that is
+still exiting.
 """
 
 from __future__ import annotations
@@ -92,13 +94,13 @@ class OptimizationDriverActor:
             ray.actor.exit_actor()
 
 
-def launch(settings: Settings, job_id: str) -> None:
-    """Start the job's driver in the cluster without waiting for it."""
+def launch(settings: Settings, job_id: str, attempt: int = 0) -> None:
+    """Start the job's driver in the cluster without waiting for it (one per attempt)."""
     import ray
 
     actor_cls = ray.remote(num_cpus=0, max_restarts=0)(OptimizationDriverActor)
     handle = actor_cls.options(  # type: ignore[attr-defined]
-        name=f"optimization-{job_id}",
+        name=f"optimization-{job_id}-{attempt}",
         namespace=settings.ray_namespace,
         lifetime="detached",
         get_if_exists=True,

@@ -147,6 +147,19 @@ def run_jobs_together(
     return sum(r.trials_persisted for r in reports), elapsed, [j.id for j in jobs]
 
 
+def task_seconds(db: Any, ids: list[str]) -> float:
+    """Seconds the chunk tasks themselves ran (their ``elapsed_ms``, summed over workers)."""
+    from sqlalchemy import func, select
+
+    from cluster.optimization.tables import optimization_chunks as c
+
+    with db.session() as s:
+        total = s.execute(
+            select(func.sum(c.c.elapsed_ms)).where(c.c.job_id.in_([uuid.UUID(i) for i in ids]))
+        ).scalar_one()
+    return float(total) / 1000
+
+
 def agreement(service: Any, ids: list[str], frames: Mapping[str, pd.DataFrame]) -> str:
     """Final equity of every trial the job stored against the kernel run in this process."""
     from domain.backtest import Bars, run_many
@@ -189,6 +202,7 @@ def ray_section(
                 service, driver, paths, {"strategy": "sma_cross", "params": overrides}
             )
             agree = agreement(service, ids, frames)
+            task_s = task_seconds(db, ids)
 
             def make_driver() -> JobDriver:
                 return JobDriver(service.repo, service.uploads, options=options)
@@ -209,6 +223,7 @@ def ray_section(
         "job_rate": trials / seconds,
         "job_vs_kernel_x_cores": trials / seconds / (kernel_cpu_rate * cores),
         "agreement": agree,
+        "task_seconds": task_s,
         "together_rate": t_trials / t_seconds,
         "together_seconds": t_seconds,
         "scale_base_trials": base_t,
@@ -229,6 +244,11 @@ def print_section(f: Mapping[str, Any]) -> None:
         f"kernel's {f['kernel_cpu_rate']:,.0f}/CPU-s x {cores} cores (target >= 70%)"
     )
     print(f"  job vs kernel in one process: {f['agreement']}")
+    print(
+        f"  inside the tasks: {f['task_seconds']:.2f} task-s = "
+        f"{f['job_trials'] / f['task_seconds']:,.0f} backtests per task-second; the rest of "
+        f"{f['job_seconds'] * cores:.2f} core-s went to PostgreSQL, the driver and Ray"
+    )
     print(
         f"same jobs submitted together (one per data set, driven at once): "
         f"{f['together_seconds']:.2f} s = {f['together_rate']:,.0f} backtests/s = "

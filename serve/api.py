@@ -25,8 +25,9 @@ def create_api(services: Services) -> FastAPI:
 
     app = FastAPI(
         generate_unique_id_function=operation_id,
-        # every route may answer 400 for a body that cannot be parsed at all
-        responses=problem_responses(400),
+        # every route may answer 400 for a body that cannot be parsed at all, and the
+        # edges before routing answer any route 413 (body), 422 (NUL byte), 429 (rate)
+        responses=problem_responses(400, 413, 422, 429),
         title="Elson API",
         version=VERSION,
         description="Paper and live trading on a Ray cluster. Errors are RFC 9457 problems; "

@@ -40,7 +40,7 @@ class OptimizationService:
         *,
         max_grid: int,
         cpus: Callable[[], int] = lambda: 1,
-        launch: Callable[[str], None] | None = None,
+        launch: Callable[[str, int], None] | None = None,
         data_dirs: Sequence[Path] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -72,7 +72,7 @@ class OptimizationService:
         )
         if self._launch is not None:
             try:
-                self._launch(job.id)
+                self._launch(job.id, 0)
             except Exception as exc:
                 self.repo.apply(job.id, JobEvent.FAIL, error=f"driver did not start: {exc}")
                 raise
@@ -117,7 +117,9 @@ class OptimizationService:
             raise Conflict(f"optimization {job_id} has succeeded: nothing to resume")
         if self._launch is None:
             raise Conflict("this process cannot start drivers; use python -m jobs.optimize")
-        self._launch(job.id)
+        # attempt n+1: a driver that is still exiting (named for attempt n) is not reused,
+        # and two resume requests for the same attempt share one driver
+        self._launch(job.id, job.restarts + 1)
         return self.view(job_id)
 
     def trials(

@@ -40,14 +40,14 @@ def build_service(services: Services) -> OptimizationService:
             return 1
         return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
-    def launch(job_id: str) -> None:
+    def launch(job_id: str, attempt: int) -> None:
         import ray
 
         from actors.optimize_launcher import launch as start_driver
 
         if not ray.is_initialized():
             raise TransientError("the Ray cluster is not available to run the job")
-        start_driver(settings, job_id)
+        start_driver(settings, job_id, attempt)
 
     dirs = [Path(d.strip()) for d in settings.optimize_data_dirs.split(",") if d.strip()]
     return OptimizationService(

@@ -31,6 +31,7 @@ _SLUG_BY_STATUS = {
     403: "forbidden",
     404: "not-found",
     409: "conflict",
+    413: "payload-too-large",
     422: "validation",
     429: "rate-limited",
     503: "dependency-unavailable",
