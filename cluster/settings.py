@@ -145,6 +145,8 @@ class Settings(BaseSettings):
     # --- request edges and rate limits (serve/edges.py, serve/limits.py) ---
     #: a request body over this many bytes is refused with 413 before it is parsed (64 KiB)
     max_body_bytes: int = Field(65_536, ge=1024)
+    #: the one route that takes files (``POST /v1/optimizations/uploads``): 64 MiB
+    max_upload_bytes: int = Field(67_108_864, ge=1024)
     #: per-token and per-IP request limits, shared by every replica through Redis (GCRA:
     #: ``burst`` requests at once, then ``per_s`` a second). Off only for benchmarks.
     rate_limit_enabled: bool = True

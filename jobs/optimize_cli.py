@@ -92,6 +92,18 @@ def _fmt(v: Any) -> str:
 
 
 def cmd_optimize(args: argparse.Namespace, settings: Settings) -> int:
+    """With no ``ELSON_DATABASE_URL`` the job is stored in the embedded PostgreSQL of
+    ``./dev up`` (``ELSON_DATA_DIR``), started for the command and brought to head."""
+    if settings.database_url is not None:
+        return _optimize(args, settings)
+    from cluster import migrate
+
+    with elson_cli._database_url(settings) as url:
+        migrate.upgrade(url)
+        return _optimize(args, settings.with_overrides(database_url=url))
+
+
+def _optimize(args: argparse.Namespace, settings: Settings) -> int:
     from domain.optimization_plan import best_first
 
     axes = _axes(args.heatmap) if args.heatmap else None

@@ -14,6 +14,7 @@ from cluster import metrics
 from cluster.logging import request_id_var
 from serve import problems
 from serve.openapi import install_openapi, operation_id
+from serve.routes.optimization import UPLOAD_PATH
 from serve.schemas import ops
 from serve.services import Services
 
@@ -39,7 +40,11 @@ def create_api(services: Services) -> FastAPI:
     # input edges (NUL bytes, body size), which wrap the routes.
     from serve import edges, limits
 
-    edges.install(app, services.settings.max_body_bytes)
+    edges.install(
+        app,
+        services.settings.max_body_bytes,
+        larger={UPLOAD_PATH: services.settings.max_upload_bytes},
+    )
     limits.install(app, services)
     app.middleware("http")(_request_context)
 

@@ -15,6 +15,7 @@ ASGI (no ``BaseHTTPMiddleware``), so the body streams through untouched.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import unquote_to_bytes
 
 from fastapi import FastAPI
@@ -52,9 +53,14 @@ def declared_length(scope: Scope) -> int | None:
 
 
 class InputEdges:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    """``larger`` maps exact paths that take bigger bodies (file uploads) to their limit."""
+
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, larger: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,7 +73,7 @@ class InputEdges:
                 errors=[{"field": "url", "rule": "no-nul", "message": "contains a NUL byte"}],
             )(scope, receive, send)
             return
-        limit = self.max_body_bytes
+        limit = self.larger.get(scope.get("path", ""), self.max_body_bytes)
         length = declared_length(scope)
         if length is not None and length > limit:
             await _too_large(limit)(scope, receive, send)
@@ -126,5 +132,5 @@ class _Limited:
         await _too_large(self.limit)(scope, receive, send)
 
 
-def install(app: FastAPI, max_body_bytes: int) -> None:
-    app.add_middleware(InputEdges, max_body_bytes=max_body_bytes)
+def install(app: FastAPI, max_body_bytes: int, larger: Mapping[str, int] | None = None) -> None:
+    app.add_middleware(InputEdges, max_body_bytes=max_body_bytes, larger=larger)

@@ -22,6 +22,8 @@ from serve.schemas.problem import problem_responses
 from serve.services import Services
 
 PREFIX = "/v1/optimizations"
+#: the one route whose body is a file: its own size limit (``ELSON_MAX_UPLOAD_BYTES``)
+UPLOAD_PATH = f"{PREFIX}/uploads"
 
 
 def _reader(p: Principal) -> str | None:
@@ -90,7 +92,7 @@ def register(app: FastAPI, services: Services) -> None:
         return sc.OptimizationPublic.of(await run_in_threadpool(service.view, job.id))
 
     @router.post(
-        f"{PREFIX}/uploads",
+        UPLOAD_PATH,
         status_code=201,
         operation_id="upload_optimization_bars",
         summary="Upload a CSV or Parquet file of bars (raw body); use its id as data",

@@ -116,3 +116,19 @@ def test_python_m_jobs_optimize_stops_and_resumes(
     assert service.repo.count_trials(job_id) == 40
     job = service.repo.get(job_id)
     assert (job.via, job.status.value, job.restarts) == ("job", "succeeded", 1)
+
+
+def test_elson_optimize_without_database_url_then_uses_the_embedded_postgres(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A new user's `elson optimize` needs no configuration: like `elson db`, it starts
+    the embedded PostgreSQL of `./dev up` under ELSON_DATA_DIR and stores the job there."""
+    bare = {k: v for k, v in env.items() if k != "ELSON_DATABASE_URL"}
+    bare["ELSON_ENV"] = "dev"
+    bare["ELSON_DATA_DIR"] = str(tmp_path / "data")
+    cmd = [ELSON, "optimize", "--strategy", "sma_cross", "--data", "simulated:MSFT:300:2",
+           "--param", "n1=5,10", "--param", "n2=30,50"]  # fmt: skip
+    r = _run(cmd, bare, tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"job {_job_id(r.stdout)} succeeded" in r.stdout
+    assert (tmp_path / "data").is_dir() and any((tmp_path / "data").iterdir())

@@ -118,3 +118,17 @@ async def test_streamed_body_over_limit_when_route_swallows_the_error_then_still
     async with client() as c:
         r = await c.post("/swallow", content=chunks(8, 256))
     assert_problem(r, 413, "payload-too-large")
+
+
+async def test_body_limit_when_path_has_a_larger_limit_then_only_that_path_takes_it() -> None:
+    app = Starlette(routes=[Route("/echo/{x}", echo, methods=["POST"])])
+    wrapped = InputEdges(app, max_body_bytes=LIMIT, larger={"/echo/upload": 4 * LIMIT})
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=wrapped), base_url="http://t"
+    ) as http:
+        big = b"x" * (3 * LIMIT)
+        ok = await http.post("/echo/upload", content=big)
+        assert ok.status_code == 200 and ok.json() == {"bytes": 3 * LIMIT}
+        assert_problem(await http.post("/echo/other", content=big), 413, "payload-too-large")
+        too_big = b"x" * (4 * LIMIT + 1)
+        assert_problem(await http.post("/echo/upload", content=too_big), 413, "payload-too-large")
