@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from serve.schemas.events import TradeEventName, TradeUpdate
+from serve.schemas.events import JobEventName, JobProgress, TradeEventName, TradeUpdate
 from serve.schemas.marketdata import FeedSwitch, MarketData
 
 PROTOCOL_VERSION = 1
@@ -178,6 +178,13 @@ class FeedEventMessage(_EventMessage):
     data: FeedSwitch
 
 
+class JobEventMessage(_EventMessage):
+    """``jobs:<user>``: an optimization job's status or progress."""
+
+    event: JobEventName
+    data: JobProgress
+
+
 class MarketMessage(_Server):
     """A feed-shard event; ``stream`` is ``market:<SYMBOL>``, ``seq`` the shard's number."""
 
@@ -244,6 +251,7 @@ SERVER_MODELS: dict[str, type[BaseModel]] = {
     "unsubscribed": Unsubscribed,
     "event.orders": OrderEventMessage,
     "event.feed": FeedEventMessage,
+    "event.jobs": JobEventMessage,
     "market": MarketMessage,
     "gap": GapMessage,
     "warning": Warning_,

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from domain.optimization import JobStatus
 from serve.schemas.base import PriceStr, PublicModel, QuantityStr, Timestamp
 from serve.schemas.trading import OrderPublic
 
@@ -44,3 +45,16 @@ class TradeUpdate(PublicModel):
     position_qty: QuantityStr | None = Field(
         default=None, description="fills only: the position afterwards"
     )
+
+
+#: The ``jobs:<user>`` stream's event names (``actors.optimize_driver``).
+JobEventName = Literal["optimization.status", "optimization.progress"]
+
+
+class JobProgress(PublicModel):
+    """An optimization job of the user moved: its status, or trials done of the total."""
+
+    job_id: str
+    status: JobStatus
+    done: int = Field(ge=0, description="trials stored so far")
+    total: int = Field(ge=0, description="trials the job will run")

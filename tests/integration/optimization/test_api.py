@@ -14,6 +14,8 @@ import pytest
 
 from cluster.settings import Settings
 from serve.api import create_api
+from serve.gateway_protocol import event_text
+from serve.gateway_schemas import SERVER_MESSAGES, JobEventMessage
 from serve.services import Services, build_services
 from tests.integration.optimization.conftest import write_bars_csv
 from tests.kit.api import serve_in_thread
@@ -115,6 +117,9 @@ def test_quant_submits_and_reads_results_back(
     events = opt_services.events.read_since(f"jobs:{quant.id}", 0)
     mine = [e for e in events if e.data.get("job_id") == job["id"]]
     assert mine and mine[-1].data["status"] == "succeeded"
+    for ev in mine:  # each, as the gateway sends it, is the published JobEventMessage
+        message = SERVER_MESSAGES.validate_json(event_text(ev))
+        assert isinstance(message, JobEventMessage) and message.data.job_id == job["id"]
     again = api.post(f"/v1/optimizations/{job['id']}/cancel", headers=quant.headers)
     assert_problem(again, 409, "conflict")
     done_already = api.post(f"/v1/optimizations/{job['id']}/resume", headers=quant.headers)
