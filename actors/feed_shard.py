@@ -29,6 +29,7 @@ from actors.bootstrap import platform_actor
 from actors.feed_core import FeedCore
 from cluster import names
 from cluster.clock import clock_for
+from cluster.events import async_bus_for
 from cluster.logging import configure_logging
 from cluster.marketdata import make_provider
 from cluster.marketdata.cache import FeedCache
@@ -125,12 +126,7 @@ class FeedShard:
         self.redis: AsyncResilientRedis | None = None
         cache = publish = None
         if s.redis_url is not None:
-            self.redis = AsyncResilientRedis(
-                s.redis_url.get_secret_value(),
-                prefix=s.redis_key_prefix,
-                timeout_s=s.redis_timeout_s,
-                attempts=s.redis_retry_attempts,
-            )
+            self.redis = AsyncResilientRedis.from_settings(s)
             cache = FeedCache(self.redis, ttl_s=s.feed_cache_ttl_s, bar_history=s.feed_bar_history)
             publish = _publisher(s, self.redis)
         is_open = market_open_fn(s, clock.now())
@@ -219,18 +215,8 @@ class FeedShard:
 
 
 def _publisher(s: Settings, redis: AsyncResilientRedis) -> Any:
-    """Switch events go to the ``feed`` stream of ``cluster.events`` when it is present."""
-    try:
-        from cluster.events import AsyncEventBus
-    except ImportError:
-        return None
-    bus = AsyncEventBus(
-        redis,
-        prefix=s.redis_key_prefix,
-        retention=getattr(s, "events_retention", 10_000),
-        retention_s=getattr(s, "events_retention_s", 86_400),
-    )
-    return bus.publish
+    """Switch events go to the ``feed`` stream of ``cluster.events``."""
+    return async_bus_for(s, redis).publish
 
 
 FeedShardActor = ray.remote(FeedShard)

@@ -43,6 +43,7 @@ from actors.paper_state import RestorableEngine
 from cluster import names
 from cluster.clock import clock_for
 from cluster.db import Database
+from cluster.events import publisher_for
 from cluster.orders.service import OrderService
 from cluster.orders.types import NoQuotes
 from cluster.orders.wiring import calendar_around
@@ -74,28 +75,6 @@ def fill_model_for(settings: Settings) -> FillModel:
     )
 
 
-def _publisher(settings: Settings) -> Callable[[str, str, dict[str, Any]], Any] | None:
-    """Trade updates go to the event bus like the API's; no Redis, no publishing."""
-    if settings.redis_url is None:
-        return None
-    from cluster.events import EventBus
-    from cluster.redis_client import ResilientRedis
-
-    redis = ResilientRedis(
-        settings.redis_url.get_secret_value(),
-        prefix=settings.redis_key_prefix,
-        timeout_s=settings.redis_timeout_s,
-        attempts=settings.redis_retry_attempts,
-    )
-    bus = EventBus(
-        redis,
-        prefix=settings.redis_key_prefix,
-        retention=settings.events_retention,
-        retention_s=settings.events_retention_s,
-    )
-    return bus.publish
-
-
 class PaperBroker:
     def __init__(self, settings: Settings, *, quote_source: QuoteSource | None = None) -> None:
         if settings.database_url is None:
@@ -119,7 +98,7 @@ class PaperBroker:
             NoQuotes(),
             reserve_buffer_bps=settings.reserve_buffer_bps,
             broker_name="paper",
-            publish=_publisher(settings),
+            publish=publisher_for(settings)[0],
         )
         self.model = fill_model_for(settings)
         self.desk = PaperDesk(self.service, RestorableEngine(self.model, calendar), self.clock)

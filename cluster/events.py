@@ -30,9 +30,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cluster.redis_client import AsyncResilientRedis, ResilientRedis
+
+if TYPE_CHECKING:
+    from cluster.settings import Settings
+
+#: ``publish(stream, event, data)``: what a publishing process is handed
+Publish = Callable[[str, str, dict[str, Any]], Any]
 
 STREAM_KINDS = ("orders", "positions", "account", "risk", "jobs")
 GLOBAL_STREAMS = ("feed",)
@@ -268,12 +274,34 @@ def _publish_args(
     ]
 
 
+def bus_for(settings: Settings, redis: ResilientRedis) -> EventBus:
+    """The event bus of a process from settings (the one way every process builds it)."""
+    return EventBus(
+        redis,
+        prefix=settings.redis_key_prefix,
+        retention=settings.events_retention,
+        retention_s=settings.events_retention_s,
+    )
+
+
+def async_bus_for(settings: Settings, redis: AsyncResilientRedis) -> AsyncEventBus:
+    return AsyncEventBus(
+        redis,
+        prefix=settings.redis_key_prefix,
+        retention=settings.events_retention,
+        retention_s=settings.events_retention_s,
+    )
+
+
+def publisher_for(settings: Settings) -> tuple[Publish | None, Callable[[], None]]:
+    """``(publish, close)`` for a process that only publishes (actors, job drivers);
+    no Redis configured: no publishing."""
+    if settings.redis_url is None:
+        return None, lambda: None
+    redis = ResilientRedis.from_settings(settings)
+    return bus_for(settings, redis).publish, redis.close
+
+
 def wire(services: Any) -> None:
     """Fill ``services.events`` (called by ``serve.services.build_services``)."""
-    s = services.settings
-    services.events = EventBus(
-        services.redis,
-        prefix=s.redis_key_prefix,
-        retention=s.events_retention,
-        retention_s=s.events_retention_s,
-    )
+    services.events = bus_for(services.settings, services.redis)

@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import redis
 import redis.asyncio as aredis
@@ -40,6 +40,9 @@ from redis.retry import Retry
 
 from cluster import metrics
 from domain.errors import OperatorError, TransientError
+
+if TYPE_CHECKING:
+    from cluster.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -106,6 +109,19 @@ def _connection_kwargs(timeout_s: float) -> dict[str, Any]:
     }
 
 
+def _from_settings(
+    settings: Settings, timeout_s: float | None, attempts: int | None
+) -> tuple[str, str, float, int]:
+    if settings.redis_url is None:
+        raise RuntimeError("no Redis URL: bootstrap resolves the embedded one first")
+    return (
+        settings.redis_url.get_secret_value(),
+        settings.redis_key_prefix,
+        settings.redis_timeout_s if timeout_s is None else timeout_s,
+        settings.redis_retry_attempts if attempts is None else attempts,
+    )
+
+
 class ResilientRedis:
     """Synchronous client. ``call`` runs one Redis operation under the policy."""
 
@@ -115,6 +131,14 @@ class ResilientRedis:
         self.client = redis.Redis.from_url(url, retry=retry, **_connection_kwargs(timeout_s))
         self.health = RedisHealth()
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, timeout_s: float | None = None, attempts: int | None = None
+    ) -> ResilientRedis:
+        """The process's client from settings (the one way every process builds it)."""
+        url, prefix, timeout, tries = _from_settings(settings, timeout_s, attempts)
+        return cls(url, prefix=prefix, timeout_s=timeout, attempts=tries)
 
     def key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -151,6 +175,13 @@ class AsyncResilientRedis:
         retry = aretry.Retry(FullJitterBackoff(cap=_RETRY_CAP_S, base=_RETRY_BASE_S), attempts - 1)
         self.client = aredis.Redis.from_url(url, retry=retry, **_connection_kwargs(timeout_s))
         self.health = RedisHealth()
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, timeout_s: float | None = None, attempts: int | None = None
+    ) -> AsyncResilientRedis:
+        url, prefix, timeout, tries = _from_settings(settings, timeout_s, attempts)
+        return cls(url, prefix=prefix, timeout_s=timeout, attempts=tries)
 
     def key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)

@@ -67,7 +67,7 @@ from pydantic import ValidationError
 from ray import serve
 from starlette._utils import get_route_path
 
-from cluster.events import AsyncEventBus
+from cluster.events import AsyncEventBus, async_bus_for
 from cluster.logging import configure_logging
 from cluster.settings import Settings
 from domain.errors import DomainError, TransientError, Unauthenticated
@@ -139,18 +139,8 @@ def deps_from_services(
     s: Settings = services.settings
     assert s.redis_url is not None
     # A blocking XREAD must not hit the socket timeout: give the tailer's client room.
-    aredis = AsyncResilientRedis(
-        s.redis_url.get_secret_value(),
-        prefix=s.redis_key_prefix,
-        timeout_s=max(s.redis_timeout_s, 2.0),
-        attempts=s.redis_retry_attempts,
-    )
-    bus = AsyncEventBus(
-        aredis,
-        prefix=s.redis_key_prefix,
-        retention=s.events_retention,
-        retention_s=s.events_retention_s,
-    )
+    aredis = AsyncResilientRedis.from_settings(s, timeout_s=max(s.redis_timeout_s, 2.0))
+    bus = async_bus_for(s, aredis)
     auth = services.auth
 
     def may_read(principal: Any, account_id: str) -> bool:

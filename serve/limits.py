@@ -104,19 +104,14 @@ class LoopBoundLimiter:
         if settings.redis_url is None:
             raise RuntimeError("rate limits need a resolved Redis URL (bootstrap sets it)")
         self.settings = settings
-        self._url = settings.redis_url.get_secret_value()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._limiter: RateLimiter | None = None
 
     def get(self) -> RateLimiter:
         loop = asyncio.get_running_loop()
         if self._limiter is None or self._loop is not loop:
-            redis = AsyncResilientRedis(
-                self._url,
-                prefix=self.settings.redis_key_prefix,
-                timeout_s=self.settings.redis_timeout_s,
-                attempts=1,  # fail open fast: no retries on the request path
-            )
+            # fail open fast: no retries on the request path
+            redis = AsyncResilientRedis.from_settings(self.settings, attempts=1)
             self._limiter, self._loop = RateLimiter(redis), loop
         return self._limiter
 

@@ -97,12 +97,7 @@ def build_services(
         statement_timeout_ms=settings.db_statement_timeout_ms,
         process_label=process_label,
     )
-    redis = ResilientRedis(
-        settings.redis_url.get_secret_value(),
-        prefix=settings.redis_key_prefix,
-        timeout_s=settings.redis_timeout_s,
-        attempts=settings.redis_retry_attempts,
-    )
+    redis = ResilientRedis.from_settings(settings)
     from cluster.clock import clock_for
 
     services = Services(settings=settings, db=db, redis=redis, in_ray=in_ray)
