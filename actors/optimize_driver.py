@@ -8,7 +8,9 @@ The same code runs under ``elson optimize``, ``python -m jobs.optimize`` (what
 3. Skip the chunks already persisted; submit the others as tasks, at most ``max_in_flight``
    at a time (``ray.wait``), each retried by Ray if its worker or node dies.
 4. Persist each finished chunk with its trials in one transaction (a duplicate result of a
-   retried task is ignored), and publish progress on the owner's ``jobs`` stream.
+   retried task is ignored) on a writer thread (``ChunkWriter``), so the loop keeps
+   collecting and submitting meanwhile; publish progress on the owner's ``jobs`` stream.
+   Every write is waited for before the job ends or the driver returns.
 5. Poll the job's status: on ``cancelling`` stop submitting, ``ray.cancel`` the tasks in
    flight, and end ``cancelled``. When every chunk is in, end ``succeeded``.
 """
@@ -22,8 +24,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from actors.optimize_tasks import ChunkSpec, remote_chunk
+from actors.optimize_writer import ChunkWriter
 from cluster.optimization.data import load_bars
-from cluster.optimization.repository import JobRecord, OptimizationRepository
+from cluster.optimization.repository import ChunkResult, JobRecord, OptimizationRepository
 from cluster.optimization.uploads import UploadStore
 from domain.backtest import OBJECTIVES
 from domain.errors import DomainError
@@ -56,6 +59,7 @@ class DriverOptions:
     poll_s: float = 0.25  # longest wait for a task result before looking around
     status_every_s: float = 0.25  # how often the job row is read for a cancel request
     event_every_s: float = 0.5
+    writers: int = 2  # threads persisting finished chunks (each holds a pooled connection)
 
 
 def cluster_cpus() -> int:
@@ -129,45 +133,57 @@ class JobDriver:
         limit = max(1, self.options.in_flight_per_cpu * cluster_cpus())
         in_flight: dict[Any, int] = {}
         status, next_poll = job.status, 0.0
-        while pending or in_flight:
-            if time.monotonic() >= next_poll:
-                status = self.repo.status(job.id)
-                next_poll = time.monotonic() + self.options.status_every_s
-            if status is JobStatus.CANCELLING:
-                for ref in in_flight:
-                    ray.cancel(ref, force=True)
-                if bayes is not None:
-                    for index in in_flight.values():
-                        bayes.forget(index)
-                job = self.repo.apply(job.id, JobEvent.STOPPED)
-                report.status = job.status
-                self._event(job, "optimization.status", force=True)
-                return
-            while pending and len(in_flight) < limit:
-                index = pending.pop(0)
-                ref = task.remote(bars_ref, self._chunk_spec(job.id, work, index, bayes))
-                in_flight[ref] = index
-                report.chunks_submitted += 1
-            ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=self.options.poll_s)
-            for ref in ready:
-                index = in_flight.pop(ref)
-                result = ray.get(ref)
-                report.chunks_run += 1
-                if bayes is not None:
-                    bayes.tell_batch(index, result.scores)
-                if self.repo.persist_chunk(job.id, result):
-                    report.trials_persisted += len(result)
-                if result.node:
-                    report.nodes.add(result.node)
-                self._event(job, "optimization.progress")
-                if stop_after is not None and report.chunks_run >= stop_after:
-                    for other in in_flight:
-                        ray.cancel(other, force=True)
-                    report.status = self.repo.status(job.id)
+        with ChunkWriter(self.repo, job.id, self.options.writers) as writer:
+            while pending or in_flight:
+                if time.monotonic() >= next_poll:
+                    status = self.repo.status(job.id)
+                    next_poll = time.monotonic() + self.options.status_every_s
+                if status is JobStatus.CANCELLING:
+                    for ref in in_flight:
+                        ray.cancel(ref, force=True)
+                    if bayes is not None:
+                        for index in in_flight.values():
+                            bayes.forget(index)
+                    self._written(job, report, writer.flush())
+                    job = self.repo.apply(job.id, JobEvent.STOPPED)
+                    report.status = job.status
+                    self._event(job, "optimization.status", force=True)
                     return
+                while pending and len(in_flight) < limit:
+                    index = pending.pop(0)
+                    ref = task.remote(bars_ref, self._chunk_spec(job.id, work, index, bayes))
+                    in_flight[ref] = index
+                    report.chunks_submitted += 1
+                ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=self.options.poll_s)
+                for ref in ready:
+                    index = in_flight.pop(ref)
+                    result = ray.get(ref)
+                    report.chunks_run += 1
+                    if bayes is not None:
+                        bayes.tell_batch(index, list(result.scores))
+                    writer.submit(result)
+                    if result.node:
+                        report.nodes.add(result.node)
+                    if stop_after is not None and report.chunks_run >= stop_after:
+                        for other in in_flight:
+                            ray.cancel(other, force=True)
+                        self._written(job, report, writer.flush())
+                        report.status = self.repo.status(job.id)
+                        return
+                self._written(job, report, writer.done())
+            self._written(job, report, writer.flush())
         job = self.repo.apply(job.id, JobEvent.COMPLETE)
         report.status = job.status
         self._event(job, "optimization.status", force=True)
+
+    def _written(
+        self, job: JobRecord, report: RunReport, chunks: list[tuple[ChunkResult, bool]]
+    ) -> None:
+        for chunk, inserted in chunks:
+            if inserted:
+                report.trials_persisted += len(chunk)
+        if chunks:
+            self._event(job, "optimization.progress")
 
     def _bayes(self, work: Plan, job_id: str) -> Any:
         from actors.optimize_bayes import BayesSearch
@@ -190,6 +206,7 @@ class JobDriver:
         else:
             points = work.chunk_points(index)
         return ChunkSpec(
+            job_id=job_id,
             index=index,
             strategy=req.strategy,
             points=points,

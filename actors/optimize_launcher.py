@@ -37,27 +37,14 @@ def build_driver(
     """A driver on its own small pool (and event bus when Redis is configured)."""
     if settings.database_url is None:
         raise RuntimeError("the optimization driver needs ELSON_DATABASE_URL")
-    db = Database(settings.database_url.get_secret_value(), PoolSize(2, 1))
+    db = Database(settings.database_url.get_secret_value(), PoolSize(2, 2))  # loop + chunk writers
     closers: list[Callable[[], Any]] = [db.dispose]
     publish = None
-    if with_events and settings.redis_url is not None:
-        from cluster.events import EventBus
-        from cluster.redis_client import ResilientRedis
+    if with_events:
+        from cluster.events import publisher_for
 
-        redis = ResilientRedis(
-            settings.redis_url.get_secret_value(),
-            prefix=settings.redis_key_prefix,
-            timeout_s=settings.redis_timeout_s,
-            attempts=settings.redis_retry_attempts,
-        )
-        bus = EventBus(
-            redis,
-            prefix=settings.redis_key_prefix,
-            retention=settings.events_retention,
-            retention_s=settings.events_retention_s,
-        )
-        publish = bus.publish
-        closers.append(redis.close)
+        publish, close_redis = publisher_for(settings)
+        closers.append(close_redis)
     driver = JobDriver(
         OptimizationRepository(db),
         UploadStore(db),

@@ -1,14 +1,16 @@
 """The Ray task of an optimization job: one chunk of parameter sets through the kernel.
 
 A chunk is pure compute (``run_many`` once per chunk, or one walk-forward window): the
-task reads the bars from the object store (zero-copy numpy arrays), returns the trials,
-and never touches the database; the driver persists what comes back. So a task lost with
-its worker or node (Ray retries it, ``max_retries``) or run twice does no harm.
+task reads the bars from the object store (zero-copy numpy arrays), returns the trials
+already encoded as a binary ``COPY`` stream (``copy_rows``: the statistics matrix goes in
+as ``float8[]`` without a per-value text form), and never touches the database; the
+driver persists what comes back. So a task lost with its worker or node (Ray retries it,
+``max_retries``) or run twice does no harm.
 """
 
 from __future__ import annotations
 
-import json
+import functools
 import os
 import time
 from collections import OrderedDict
@@ -18,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from cluster.optimization.repository import ChunkResult, Row, Trial
+from cluster.optimization import copy_rows
+from cluster.optimization.repository import ChunkResult, Trial
 from domain.backtest import (
     STAT_FIELDS,
     BacktestConfig,
@@ -32,6 +35,7 @@ from domain.backtest import (
 class ChunkSpec:
     """What a chunk task needs besides the bars."""
 
+    job_id: str
     index: int
     strategy: str
     points: Sequence[Mapping[str, float]]
@@ -80,48 +84,26 @@ def compute_chunk(bars: Any, spec: ChunkSpec) -> ChunkResult:
     strategy = spec.strategy
     config = BacktestConfig(cash=spec.cash, commission=spec.commission)
     if spec.window is None:
-        matrix = run_many_matrix(bars, strategy, list(spec.points), config)
-        rows = encode_matrix(spec.points, matrix, spec.objective, spec.min_trades)
+        matrix = run_many_matrix(bars, strategy, spec.points, config)
+        scores = scores_of(matrix, spec.objective, spec.min_trades)
+        payload = copy_rows.encode_matrix(spec.job_id, spec.index, spec.points, matrix, scores)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        return ChunkResult(spec.index, rows, elapsed_ms, _node())
+        return ChunkResult(
+            spec.job_id, spec.index, payload, len(scores), tuple(scores), elapsed_ms, _node()
+        )
     trial = _window_trial(bars, strategy, config, spec)
     elapsed_ms = (time.perf_counter() - started) * 1000
-    return ChunkResult.of(spec.index, [trial], elapsed_ms, _node())
+    return ChunkResult.of(spec.job_id, spec.index, [trial], elapsed_ms, _node())
 
 
-def encode_matrix(
-    points: Sequence[Mapping[str, float]], matrix: np.ndarray, objective: str, min_trades: int
-) -> tuple[Row, ...]:
-    """Trial rows straight from the kernel's statistics matrix (``STAT_FIELDS`` columns):
-    the same values and scores as ``Stats.as_dict`` and ``score``, without building an
-    object per backtest (this runs in the worker, once per trial)."""
-    trades_col = STAT_FIELDS.index("trades")
-    finite = np.isfinite(matrix)
-    trades = matrix[:, trades_col]
+def scores_of(matrix: np.ndarray, objective: str, min_trades: int) -> list[float | None]:
+    """Each row's objective score as ``score`` gives it (``None``: not finite, or fewer
+    trades than ``min_trades``), straight from the kernel's statistics matrix."""
     values = matrix[:, STAT_FIELDS.index(objective)]
-    ok = finite[:, STAT_FIELDS.index(objective)] & (trades >= min_trades)
-    scores = [
+    ok = np.isfinite(values) & (matrix[:, STAT_FIELDS.index("trades")] >= min_trades)
+    return [
         float(v) if good else None for v, good in zip(values.tolist(), ok.tolist(), strict=True)
     ]
-    cells = matrix.astype(object)
-    cells[~finite] = None
-    rows: list[Row] = []
-    dumps = json.JSONEncoder(separators=(",", ":")).encode
-    for position, (params, stats) in enumerate(zip(points, cells.tolist(), strict=True)):
-        if stats[trades_col] is not None:
-            stats[trades_col] = int(stats[trades_col])
-        rows.append(
-            (
-                position,
-                None,
-                dumps(dict(params)),
-                dumps(dict(zip(STAT_FIELDS, stats, strict=True))),
-                scores[position],
-                None,
-                None,
-            )
-        )
-    return tuple(rows)
 
 
 def _window_trial(bars: Any, strategy: str, config: Any, spec: ChunkSpec) -> Trial:
@@ -163,11 +145,14 @@ def _window_trial(bars: Any, strategy: str, config: Any, spec: ChunkSpec) -> Tri
     )
 
 
+@functools.cache
 def remote_chunk(max_retries: int) -> Any:
     """The Ray remote function (built lazily: nothing touches Ray at import time).
 
     ``max_retries`` covers system failures (a worker or node that died); an exception
     raised by the kernel itself is a bug in the request or the code and is not retried.
+    Built once per process: a new one per job was exported to the cluster and loaded by
+    every worker again (Ray re-exports a cached one itself after a new ``ray.init``).
     """
     import ray
 

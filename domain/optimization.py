@@ -257,13 +257,30 @@ def _decimal(name: str, value: Any) -> Decimal:
         raise ValidationFailed(name, "decimal") from exc
 
 
+#: Kernel work per chunk, in bar-steps (backtests x bars): about half a second of one core
+#: at the kernel's ~60 M bar-steps/s. Chunks this big keep the per-chunk costs (a Ray task,
+#: one transaction with its ``COPY``) a few percent of the compute; a chunk is also what a
+#: resumed job re-runs at most, per CPU.
+CHUNK_BAR_STEPS = 30_000_000
+
+
 def default_chunk_size(
-    points: int, cpus: int, *, per_cpu: int = 8, lo: int = 20, hi: int = 2000
+    points: int,
+    cpus: int,
+    *,
+    n_bars: int | None = None,
+    per_cpu: int = 1,
+    lo: int = 20,
+    hi: int = 20_000,
 ) -> int:
-    """Enough chunks to keep every CPU busy (``per_cpu`` each) and to resume finely,
-    but chunks big enough that task overhead stays small next to the kernel's work."""
-    wanted = max(1, cpus) * per_cpu
-    return max(lo, min(hi, math.ceil(points / wanted)))
+    """Chunks of at most ``CHUNK_BAR_STEPS`` of work, and at least ``per_cpu`` per CPU so
+    that every CPU is busy. Measured on 2 cores (the SMA grid of bench/optimize.py --ray,
+    5,298 sets a job): 8 chunks per CPU ran at ~55% of the kernel's rate x cores, 2 per CPU
+    ~66%, 1 per CPU ~70% (+-5% run to run). Never tiny, never beyond ``hi`` trials."""
+    size = math.ceil(points / (max(1, cpus) * per_cpu))
+    if n_bars:
+        size = min(size, max(1, CHUNK_BAR_STEPS // n_bars))
+    return max(lo, min(hi, size))
 
 
 def chunk_bounds(points: int, size: int) -> list[tuple[int, int]]:

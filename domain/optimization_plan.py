@@ -109,7 +109,10 @@ def plan(request: OptimizationRequest, n_bars: int, *, max_grid: int, cpus: int)
             )
         windows = tuple(walk_forward_windows(n_bars, wf.train, wf.test, wf.mode))
     count = len(points) if request.search is not SearchKind.BAYESIAN else request.n_trials or 0
-    size = request.chunk_size or default_chunk_size(int(count), cpus)
+    if request.search is SearchKind.BAYESIAN:  # small batches: each one informs the next ask
+        size = request.chunk_size or default_chunk_size(int(count), cpus, per_cpu=8, hi=2000)
+    else:
+        size = request.chunk_size or default_chunk_size(int(count), cpus, n_bars=n_bars)
     return Plan(request, spec, tuple(points), size, windows)
 
 

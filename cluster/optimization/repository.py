@@ -8,7 +8,6 @@ second attempt at the same chunk (a retried task, a resumed driver) inserts noth
 
 from __future__ import annotations
 
-import json
 import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,6 +19,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from cluster.db import Database
+from cluster.optimization import copy_rows
 from cluster.optimization.tables import (
     optimization_chunks,
     optimization_jobs,
@@ -69,53 +69,48 @@ class Trial:
     in_sample_score: float | None = None
 
 
-#: A trial encoded for ``COPY``: position, window, params JSON, stats JSON, score, in-sample
-#: stats JSON, in-sample score. Encoded where it was computed (a Ray worker), so the driver
-#: only streams text to PostgreSQL.
-Row = tuple[int, int | None, str, str, float | None, str | None, float | None]
-_COPY_COLUMNS = (
-    "job_id, chunk_index, position, window_index, params, stats, score, "
-    "in_sample_stats, in_sample_score"
-)
-
-
 @dataclass(frozen=True)
 class ChunkResult:
+    """A finished chunk as the task returns it: its trials already encoded for ``COPY``
+    (``copy_rows``, in the worker), so the driver streams one ``bytes`` per chunk."""
+
+    job_id: str
     index: int
-    rows: tuple[Row, ...]
+    payload: bytes
+    count: int
+    scores: tuple[float | None, ...]
     elapsed_ms: float
     node: str | None = None
 
     @classmethod
     def of(
-        cls, index: int, trials: Sequence[Trial], elapsed_ms: float, node: str | None = None
+        cls,
+        job_id: str,
+        index: int,
+        trials: Sequence[Trial],
+        elapsed_ms: float,
+        node: str | None = None,
     ) -> ChunkResult:
-        return cls(index, tuple(encode(t) for t in trials), elapsed_ms, node)
-
-    @property
-    def scores(self) -> list[float | None]:
-        return [row[4] for row in self.rows]
+        rows = [encode(job_id, index, t) for t in trials]
+        scores = tuple(clean(t.score) for t in trials)
+        return cls(job_id, index, copy_rows.payload(rows), len(rows), scores, elapsed_ms, node)
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return self.count
 
 
-def _json(value: Mapping[str, Any]) -> str:
-    try:
-        return json.dumps(value, allow_nan=False, separators=(",", ":"))
-    except (ValueError, TypeError):
-        return json.dumps(clean(value), separators=(",", ":"))
-
-
-def encode(t: Trial) -> Row:
-    return (
+def encode(job_id: str, chunk_index: int, t: Trial) -> bytes:
+    """One trial as a ``COPY`` row of chunk ``chunk_index`` (the chunk it is persisted with)."""
+    return copy_rows.encode_row(
+        job_id,
+        chunk_index,
         t.position,
-        t.window_index,
-        _json(t.params),
-        _json(t.stats),
+        clean(t.params),
+        clean(t.stats),
         clean(t.score),
-        None if t.in_sample_stats is None else _json(t.in_sample_stats),
-        clean(t.in_sample_score),
+        window_index=t.window_index,
+        in_sample_stats=None if t.in_sample_stats is None else clean(t.in_sample_stats),
+        in_sample_score=clean(t.in_sample_score),
     )
 
 
@@ -162,10 +157,10 @@ def _trial(row: Any) -> Trial:
         chunk_index=row.chunk_index,
         position=row.position,
         params=dict(row.params),
-        stats=dict(row.stats),
+        stats=copy_rows.decode_stats(row.stats) or {},
         score=row.score,
         window_index=row.window_index,
-        in_sample_stats=None if row.in_sample_stats is None else dict(row.in_sample_stats),
+        in_sample_stats=copy_rows.decode_stats(row.in_sample_stats),
         in_sample_score=row.in_sample_score,
     )
 
@@ -270,6 +265,8 @@ class OptimizationRepository:
         committed, marker and trials together, and a resumed job simply runs them again.
         """
         jid = _uuid(job_id)
+        if _uuid(chunk.job_id) != jid:
+            raise ValueError(f"chunk {chunk.index} of job {chunk.job_id} is not of {job_id}")
         with self.db.session() as s:
             s.execute(text("SET LOCAL synchronous_commit = off"))
             inserted = s.execute(
@@ -286,12 +283,11 @@ class OptimizationRepository:
             ).scalar()
             if inserted is None:
                 return False
-            if chunk.rows:
+            if chunk.count:
                 raw = s.connection().connection.driver_connection
-                sql = f"COPY optimization_trials ({_COPY_COLUMNS}) FROM STDIN"
+                sql = f"COPY optimization_trials ({copy_rows.COLUMNS}) FROM STDIN (FORMAT binary)"
                 with raw.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
-                    for row in chunk.rows:
-                        copy.write_row((jid, chunk.index, *row))
+                    copy.write(chunk.payload)
         return True
 
     def progress(self, job: JobRecord, now: datetime) -> Progress:
@@ -322,8 +318,8 @@ class OptimizationRepository:
             raise ValidationFailed("sort", "unknown", f"sort must be one of {SORTS}")
         t = optimization_trials
         order: Iterable[Any] = {
-            "score": (t.c.score.asc().nulls_last(), t.c.id),
-            "-score": (t.c.score.desc().nulls_last(), t.c.id),
+            "score": (t.c.score.asc().nulls_last(), t.c.chunk_index, t.c.position),
+            "-score": (t.c.score.desc().nulls_last(), t.c.chunk_index, t.c.position),
             "id": (t.c.chunk_index, t.c.position),
         }[sort]
         q = select(t).where(t.c.job_id == _uuid(job_id)).order_by(*order).offset(offset)

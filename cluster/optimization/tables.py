@@ -5,8 +5,9 @@
 - ``optimization_chunks``: one row per finished chunk, unique per (job, chunk), written in
   the same transaction as the chunk's trials: a chunk is persisted whole or not at all,
   and a resumed job never runs a persisted chunk again. Append-only.
-- ``optimization_trials``: every backtest result (parameters, statistics, objective
-  score; walk-forward rows carry their window and in-sample side). Append-only: no
+- ``optimization_trials``: every backtest result: parameters (JSONB), the statistics as a
+  ``float8[]`` in ``domain.backtest.STAT_FIELDS`` order (``copy_rows``), the objective
+  score; walk-forward rows carry their window and in-sample side. Append-only: no
   reachable code deletes a trial, and a trigger refuses it.
 - ``optimization_uploads``: bar files uploaded through the API, kept as blobs. Append-only.
 
@@ -16,21 +17,18 @@ Migration ``0004_optimization`` spells the same schema out; the drift test compa
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger,
+    ARRAY,
     CheckConstraint,
     Column,
     DateTime,
     Double,
     ForeignKey,
-    ForeignKeyConstraint,
-    Identity,
     Index,
     Integer,
     LargeBinary,
     PrimaryKeyConstraint,
     Table,
     Text,
-    UniqueConstraint,
     func,
     text,
 )
@@ -101,23 +99,21 @@ optimization_chunks = Table(
 optimization_trials = Table(
     "optimization_trials",
     metadata,
-    Column("id", BigInteger, Identity(), primary_key=True),
-    Column("job_id", UUID(as_uuid=True), nullable=False),
-    Column("chunk_index", Integer, nullable=False),
-    Column("position", Integer, nullable=False),
+    # the natural key is the primary key: one index fewer to maintain per trial loaded
+    Column("job_id", UUID(as_uuid=True), primary_key=True),
+    Column("chunk_index", Integer, primary_key=True),
+    Column("position", Integer, primary_key=True),
     Column("window_index", Integer, nullable=True),
     Column("params", JSONB, nullable=False),
-    Column("stats", JSONB, nullable=False),
+    # ``STAT_FIELDS`` order (``copy_rows``): binary-COPY-loaded without parsing; an empty
+    # array for a walk-forward window that chose nothing
+    Column("stats", ARRAY(Double), nullable=False),
     Column("score", Double, nullable=True),
-    Column("in_sample_stats", JSONB, nullable=True),
+    Column("in_sample_stats", ARRAY(Double), nullable=True),
     Column("in_sample_score", Double, nullable=True),
     _ts("recorded_at", nullable=False, default=True),
-    ForeignKeyConstraint(
-        ["job_id", "chunk_index"],
-        ["optimization_chunks.job_id", "optimization_chunks.chunk_index"],
-        name="fk_optimization_trials_job_id_optimization_chunks",
-    ),
-    UniqueConstraint("job_id", "chunk_index", "position"),
+    # no row-by-row foreign key to the chunk marker: the migration checks it once per
+    # statement (trigger ``optimization_trials_have_chunk``), a quarter of the load cost less
     CheckConstraint("position >= 0", name="position"),
     Index("ix_optimization_trials_job_id_score", "job_id", "score"),
 )

@@ -13,6 +13,7 @@ import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from numbers import Real
 
 import numpy as np
@@ -95,12 +96,21 @@ class StrategySpec:
             if left not in names or not (right in names or _is_number(right)):
                 raise ValueError(f"bad constraint {c!r} for {self.name}")
 
-    def _satisfies(self, params: Mapping[str, float | int]) -> str | None:
-        """The first constraint ``params`` break, or None."""
+    @cached_property
+    def _checks(self) -> tuple[tuple[str, str, Callable[[float, float], bool], str, float], ...]:
+        """The constraints parsed once: (text, left, op, right name or "", right number)."""
+        out = []
         for c in self.constraints:
             left, op, right = _parse(c)
-            rhs = float(right) if _is_number(right) else params[right]
-            if not op(params[left], rhs):
+            number = _is_number(right)
+            out.append((c, left, op, "" if number else right, float(right) if number else 0.0))
+        return tuple(out)
+
+    def _satisfies(self, params: Mapping[str, float | int]) -> str | None:
+        """The first constraint ``params`` break, or None (called once per grid point and
+        per validated parameter set: the constraints are parsed once, in ``_checks``)."""
+        for c, left, op, right, number in self._checks:
+            if not op(params[left], params[right] if right else number):
                 return c
         return None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,8 +58,8 @@ def test_a_chunk_is_persisted_once_with_its_trials(
 ) -> None:
     job = service.submit(small_request(), owner_user_id=None, via="cli")
     repo = service.repo
-    assert repo.persist_chunk(job.id, ChunkResult.of(0, _trials(0, 4), 1.5, "n1"))
-    assert not repo.persist_chunk(job.id, ChunkResult.of(0, _trials(0, 4), 1.5, "n2"))
+    assert repo.persist_chunk(job.id, ChunkResult.of(job.id, 0, _trials(0, 4), 1.5, "n1"))
+    assert not repo.persist_chunk(job.id, ChunkResult.of(job.id, 0, _trials(0, 4), 1.5, "n2"))
     assert repo.done_chunks(job.id) == {0}
     stored = repo.trials(job.id, sort="-score")
     assert [t.position for t in stored] == [3, 2, 1, 0]
@@ -66,11 +67,33 @@ def test_a_chunk_is_persisted_once_with_its_trials(
     assert repo.count_trials(job.id) == 4
 
 
+def test_a_computed_chunk_reads_back_as_the_kernel_stats(service: OptimizationService) -> None:
+    """The worker's binary ``COPY`` payload round-trips: named statistics, NaN as None."""
+    from actors.optimize_tasks import ChunkSpec, compute_chunk
+    from cluster.optimization.data import simulated_bars
+    from domain.backtest import get_strategy, run_many
+
+    job = service.submit(small_request(), owner_user_id=None, via="cli")
+    bars = simulated_bars("AAPL", 400, 2)
+    points = get_strategy("sma_cross").grid({"n1": [3, 5, 10, 20], "n2": [25, 40, 90]})
+    spec = ChunkSpec(job.id, 0, "sma_cross", points, "return_pct", 0, 10_000.0, 0.0)
+    assert service.repo.persist_chunk(job.id, compute_chunk(bars, spec))
+    stored = service.repo.trials(job.id, sort="id", limit=None)
+    expected = run_many(bars, "sma_cross", points)
+    assert [t.params for t in stored] == points
+    for t, stats in zip(stored, expected, strict=True):
+        want = {
+            k: None if isinstance(v, float) and not math.isfinite(v) else v
+            for k, v in stats.as_dict().items()
+        }
+        assert t.stats == want and t.score == stats.return_pct
+
+
 def test_trials_and_chunks_cannot_be_deleted_or_changed(
     service: OptimizationService, opt_db: Database
 ) -> None:
     job = service.submit(small_request(), owner_user_id=None, via="cli")
-    service.repo.persist_chunk(job.id, ChunkResult.of(0, _trials(0, 2), 1.0))
+    service.repo.persist_chunk(job.id, ChunkResult.of(job.id, 0, _trials(0, 2), 1.0))
     for stmt in (
         "DELETE FROM optimization_trials WHERE job_id = :j",
         "UPDATE optimization_trials SET score = 0 WHERE job_id = :j",
@@ -80,6 +103,19 @@ def test_trials_and_chunks_cannot_be_deleted_or_changed(
         with pytest.raises(Exception, match="append-only"), opt_db.session() as s:
             s.execute(text(stmt), {"j": uuid.UUID(job.id)})
     assert service.repo.count_trials(job.id) == 2
+
+
+def test_a_trial_without_its_chunk_marker_is_refused(
+    service: OptimizationService, opt_db: Database
+) -> None:
+    job = service.submit(small_request(), owner_user_id=None, via="cli")
+    stmt = (
+        "INSERT INTO optimization_trials (job_id, chunk_index, position, params, stats) "
+        "VALUES (:j, 5, 0, '{}', '{}')"
+    )
+    with pytest.raises(Exception, match="without their chunk marker"), opt_db.session() as s:
+        s.execute(text(stmt), {"j": uuid.UUID(job.id)})
+    assert service.repo.count_trials(job.id) == 0
 
 
 def test_another_owner_sees_not_found(service: OptimizationService, opt_db: Database) -> None:
@@ -94,7 +130,7 @@ def test_another_owner_sees_not_found(service: OptimizationService, opt_db: Data
 def test_progress_has_rate_and_eta_while_running(service: OptimizationService) -> None:
     job = service.submit(small_request(), owner_user_id=None, via="cli")
     service.repo.apply(job.id, JobEvent.START)
-    service.repo.persist_chunk(job.id, ChunkResult.of(0, _trials(0, 4), 1.0))
+    service.repo.persist_chunk(job.id, ChunkResult.of(job.id, 0, _trials(0, 4), 1.0))
     running = service.repo.get(job.id)
     p = service.repo.progress(running, datetime.now(UTC))
     assert p.done == 4 and p.total == 30

@@ -148,9 +148,12 @@ def test_chunks_cover_every_point_once_in_order() -> None:
 
 
 def test_default_chunk_size_keeps_cpus_busy_within_bounds() -> None:
-    assert default_chunk_size(10_000, 2) == 625  # 16 chunks for 2 CPUs
+    assert default_chunk_size(10_000, 2) == 5000  # a chunk per CPU
     assert default_chunk_size(50, 8) == 20  # never tiny chunks
-    assert default_chunk_size(10_000_000, 2) == 2000  # never huge chunks
+    assert default_chunk_size(10_000_000, 2) == 20_000  # never huge chunks
+    assert default_chunk_size(100_000, 2, n_bars=5_000) == 6_000  # <= 30 M bar-steps each
+    assert default_chunk_size(10_000, 2, n_bars=5_000) == 5_000
+    assert default_chunk_size(200, 2, per_cpu=8, hi=2000) == 20
 
 
 def test_progress_rate_and_eta() -> None:
