@@ -79,8 +79,9 @@ class Rate:
 
 
 def grid(quick: bool) -> list[dict[str, float | int]]:
-    """~6,000 pairs (12,000 backtests over the two data sets); ``--quick`` ~1,500."""
-    step = 4 if quick else 2
+    """10,622 pairs (21,244 backtests over the two data sets: issue 9 asks for at least
+    10,000 parameter sets over at least 2 data sets); ``--quick`` 5,298."""
+    step = 2 if quick else 1
     return get_strategy("sma_cross").grid({"n1": range(2, 62), "n2": range(10, 210, step)})
 
 
