@@ -26,7 +26,7 @@ from typing import Any
 
 from cluster.events import AsyncEventBus, Event, Gap
 from cluster.retry import Backoff
-from domain.errors import TransientError
+from domain.errors import OperatorError, TransientError
 from serve.gateway_conn import Connection
 from serve.gateway_schemas import MARKET_EVENT_TYPE, CloseCode
 
@@ -173,6 +173,13 @@ class StreamFanout:
                 got = await self.bus.tail(dict(self._cursors), block_ms=self.block_ms)
             except TransientError:
                 log.warning("event tailer: redis unavailable, retrying", exc_info=True)
+                await asyncio.sleep(backoff.delay(attempt))
+                attempt += 1
+                continue
+            except OperatorError:
+                # a refused command is a bug to page about, not an outage; the tailer serves
+                # every socket of this replica, so it says so loudly and keeps going
+                log.error("event tailer: redis refused the command, retrying", exc_info=True)
                 await asyncio.sleep(backoff.delay(attempt))
                 attempt += 1
                 continue

@@ -114,3 +114,35 @@ async def test_live_when_tailer_skips_ahead_then_gap_message() -> None:
     fan._dispatch("jobs:u", events[2:])  # 1 and 2 were trimmed before the tailer read them
     assert [(m["type"], m["seq"]) for m in conn.got] == [("gap", 2), ("event", 3), ("event", 4)]
     await fan.close()
+
+
+class RefusingOnceBus(FakeBus):
+    """Tailing fails once with a refused command (an ``OperatorError``), then delivers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tails = 0
+
+    async def tail(self, cursors: dict[str, int], **_: Any) -> dict[str, list[Event]]:
+        self.tails += 1
+        if self.tails == 1:
+            from cluster.redis_client import RedisCommandError
+
+            raise RedisCommandError("ERR wrong number of arguments")
+        if self.tails == 2:
+            return {"orders:a": self.publish("orders:a", 2)}
+        await asyncio.Event().wait()
+        return {}
+
+
+async def test_tailer_when_redis_refuses_a_command_then_keeps_serving() -> None:
+    bus = RefusingOnceBus()
+    fan = StreamFanout(bus)  # type: ignore[arg-type]
+    conn = Recorder(1)
+    await fan.add(conn, "orders:a", None)
+    for _ in range(100):
+        if conn.seqs() == [1, 2]:
+            break
+        await asyncio.sleep(0.01)
+    assert conn.seqs() == [1, 2] and bus.tails >= 2
+    await fan.close()
