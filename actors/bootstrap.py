@@ -1,18 +1,16 @@
 """Create or adopt the platform's named actors (idempotent; safe to call from every builder).
 
 Actors are detached and named with ``get_if_exists=True`` so they survive the driver and a
-second builder adopts them instead of starting twins. Each actor module listed here defines
-``ensure(settings) -> list[str]`` returning the names readiness should check.
+second builder adopts them instead of starting twins. Each actor module imported in
+``ensure_actors`` defines ``ensure(settings) -> list[str]`` returning the names readiness
+should check.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from cluster.settings import Settings
-
-MODULES = ("actors.feed_supervisor", "actors.paper_broker", "actors.reconciler")
 
 
 def platform_actor(name: str, settings: Settings, **extra: Any) -> dict[str, Any]:
@@ -31,13 +29,9 @@ def platform_actor(name: str, settings: Settings, **extra: Any) -> dict[str, Any
 
 
 def ensure_actors(settings: Settings) -> list[str]:
+    from actors import dispatcher, event_relay, feed_supervisor, paper_broker, reconciler
+
     names: list[str] = []
-    for name in MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):
-                continue  # capability not built yet
-            raise
+    for module in (feed_supervisor, paper_broker, reconciler, event_relay, dispatcher):
         names.extend(module.ensure(settings))
     return names

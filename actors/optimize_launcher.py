@@ -34,17 +34,16 @@ def options_of(settings: Settings) -> DriverOptions:
 def build_driver(
     settings: Settings, *, with_events: bool = True, on_progress: Any = None
 ) -> tuple[JobDriver, Callable[[], None]]:
-    """A driver on its own small pool (and event bus when Redis is configured)."""
+    """A driver on its own small pool; its progress events go to the durable record."""
     if settings.database_url is None:
         raise RuntimeError("the optimization driver needs ELSON_DATABASE_URL")
     db = Database(settings.database_url.get_secret_value(), PoolSize(2, 2))  # loop + chunk writers
     closers: list[Callable[[], Any]] = [db.dispose]
     publish = None
     if with_events:
-        from cluster.events import publisher_for
+        from cluster.eventlog.store import RecordPublisher
 
-        publish, close_redis = publisher_for(settings)
-        closers.append(close_redis)
+        publish = RecordPublisher(db)
     driver = JobDriver(
         OptimizationRepository(db),
         UploadStore(db),

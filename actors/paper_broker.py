@@ -8,12 +8,13 @@ engine steps and their bookings happen one at a time and in order, while ``ping`
 Restart safety: Ray re-runs the constructor after a crash (``max_restarts=-1``). It
 rebuilds everything from storage: settings -> database, service, calendar, clock, fill
 model; then ``PaperDesk.restore`` loads every open order with broker ``paper`` and puts it
-back into the engine in its stored state, with its execution-id counter after the fills
-already booked (see ``actors.paper_state`` for each piece). Calls are at most once: a
-call that died with the old process is retried by its caller (the router retries
-``submit``/``cancel``/``replace``, which are idempotent here); a quote handed in again
-after the restart never books a fill twice (per symbol, quotes stamped at or before the
-last booked event are dropped; execution ids continue and the DB dedupes them).
+back into the engine in its stored state (``PaperEngine.restore``: execution-id counter
+after the fills already booked, stop trigger and trailing water mark as last stored).
+Calls are at most once: a call that died with the old process is retried by its caller
+(the router retries ``submit``/``cancel``/``replace``, which are idempotent here); a
+quote handed in again after the restart never books a fill twice (per symbol, quotes
+stamped at or before the last booked event are dropped; execution ids continue and the
+DB dedupes them).
 
 Time: a background task ticks ``engine.on_clock`` every ``settings.paper_tick_interval_s``
 (day-order expiry at the session close, early closes included; release at the open;
@@ -39,19 +40,18 @@ import ray
 from actors.bootstrap import platform_actor
 from actors.paper_desk import PaperDesk
 from actors.paper_feed import FeedQuoteSource, QuoteSource
-from actors.paper_state import RestorableEngine
 from cluster import names
 from cluster.clock import clock_for
 from cluster.db import Database
-from cluster.events import publisher_for
 from cluster.orders.service import OrderService
 from cluster.orders.types import NoQuotes
 from cluster.orders.wiring import calendar_around
 from cluster.settings import Environment, Settings
 from domain.clock import Clock, FakeClock
 from domain.errors import Forbidden
+from domain.fees import FeeModel
 from domain.ids import OrderId, parse_order_id
-from domain.paper import FillModel
+from domain.paper import FillModel, PaperEngine
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -72,6 +72,14 @@ def fill_model_for(settings: Settings) -> FillModel:
         slippage_bps=settings.paper_slippage_bps,
         allow_partial=settings.paper_allow_partial,
         latency=timedelta(milliseconds=settings.paper_latency_ms),
+        fees=FeeModel(
+            per_share=settings.paper_fee_per_share,
+            per_order=settings.paper_fee_per_order,
+            rate=settings.paper_fee_rate,
+            sec_rate=settings.paper_fee_sec_rate,
+            taf_per_share=settings.paper_fee_taf_per_share,
+            taf_max=settings.paper_fee_taf_max,
+        ),
     )
 
 
@@ -98,10 +106,9 @@ class PaperBroker:
             NoQuotes(),
             reserve_buffer_bps=settings.reserve_buffer_bps,
             broker_name="paper",
-            publish=publisher_for(settings)[0],
         )
         self.model = fill_model_for(settings)
-        self.desk = PaperDesk(self.service, RestorableEngine(self.model, calendar), self.clock)
+        self.desk = PaperDesk(self.service, PaperEngine(self.model, calendar), self.clock)
         self.restored = self.desk.restore()
         self._lock = asyncio.Lock()
         loop = asyncio.get_event_loop()
@@ -182,6 +189,7 @@ class PaperBroker:
             "slippage_bps": str(self.model.slippage_bps),
             "allow_partial": self.model.allow_partial,
             "latency_ms": self.model.latency // timedelta(milliseconds=1),
+            "fees": {k: str(v) for k, v in vars(self.model.fees).items()},
         }
 
     # -- test hooks (refused outside env=test) -----------------------------------------

@@ -11,6 +11,10 @@ down, a transition the stored order refuses) is kept in ``unbooked`` and logged;
 engine has moved on, and the reconciler applies what the DB missed from ``get_state``
 (fills by execution id, which the DB dedupes, then status changes).
 
+Stop marks: after booking a quote batch, the water marks and stop triggers the engine moved
+(``PaperEngine.take_marks``) are stored in one statement (``cluster.orders.marks``), so a
+restart resumes from them. If that write fails, they are kept and go with the next batch.
+
 The desk keeps a mirror of every order it has seen (the engine drops terminal ones), with
 the fills it emitted, so ``get_state`` can answer for finished orders too; terminal
 entries beyond ``keep_finished`` are forgotten oldest first.
@@ -24,12 +28,14 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from actors.paper_state import RestorableEngine, state_to_wire, top_from_wire
+from actors.paper_state import state_to_wire, top_from_wire
+from cluster.orders.marks import save_marks
 from cluster.orders.service import OrderService
 from domain.clock import Clock
 from domain.errors import DomainError, IllegalTransition, TransientError
 from domain.ids import OrderId
 from domain.orders import Order, OrderEvent, OrderEventKind, OrderStatus
+from domain.paper import PaperEngine, StopMark
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +49,7 @@ class PaperDesk:
     def __init__(
         self,
         service: OrderService,
-        engine: RestorableEngine,
+        engine: PaperEngine,
         clock: Clock,
         *,
         keep_finished: int = 10_000,
@@ -59,6 +65,7 @@ class PaperDesk:
         #: reconciler books them from ``get_state``, which reads the mirror).
         self.unbooked: dict[OrderId, list[OrderEvent]] = {}
         self.quote_floor: dict[str, datetime] = {}
+        self.unsaved_marks: dict[OrderId, StopMark] = {}  # a failed write, retried
         self.fail_applies = 0  # test-only fault injection (the actor guards it)
 
     # -- restart -----------------------------------------------------------------------
@@ -155,7 +162,9 @@ class PaperDesk:
             if floor is not None and top.at <= floor:
                 continue  # seen before a restart (see ``restore``)
             out.extend(self.engine.on_quote(top, self.clock.now()))
-        return self._book(out)
+        booked = self._book(out)
+        self._save_marks()
+        return booked
 
     def tick(self) -> dict[str, int]:
         return self._book(self.engine.on_clock(self.clock.now()))
@@ -214,6 +223,24 @@ class PaperDesk:
                 self.unbooked.setdefault(order_id, []).extend(events)
         self._forget_finished()
         return {"events": len(emitted), "fills": fills}
+
+    def _save_marks(self) -> None:
+        marks = self.unsaved_marks | self.engine.take_marks()
+        if not marks:
+            return
+        try:
+            with self.service.db.session() as s:
+                save_marks(s, marks)
+        except Exception as exc:  # like a failed booking: keep going, retry next batch
+            log.warning("storing %d stop mark(s) failed: %s", len(marks), exc)
+            self.unsaved_marks = marks
+            return
+        self.unsaved_marks = {}
+        for order_id, mark in marks.items():
+            mirrored = self.mirror.get(order_id)
+            if mirrored is not None:
+                mirrored.high_water_mark = mark.high_water_mark
+                mirrored.stop_triggered = mark.triggered
 
     def _mirror_apply(self, order_id: OrderId, event: OrderEvent) -> None:
         order = self.mirror.get(order_id)

@@ -30,13 +30,9 @@ from sqlalchemy import select
 from actors.bootstrap import platform_actor
 from actors.reconcile_plan import BrokerView, catch_up, view_from_paper, view_from_state
 from cluster import names
-from cluster.clock import clock_for
-from cluster.db import Database
 from cluster.orders import tables
 from cluster.orders.router import PaperActor
-from cluster.orders.service import OrderService
-from cluster.orders.types import NoQuotes
-from cluster.orders.wiring import calendar_around
+from cluster.runtime import Runtime
 from cluster.settings import Settings
 from domain.errors import DomainError, ElsonError, TransientError
 from domain.ids import OrderId
@@ -51,26 +47,10 @@ _E = OrderEventKind
 
 class Reconciler:
     def __init__(self, settings: Settings, *, paper_name: str = names.PAPER_BROKER) -> None:
-        if settings.database_url is None:
-            raise RuntimeError("the reconciler needs a resolved database URL")
         self.settings = settings
         self.incarnation = uuid.uuid4().hex
-        self.clock = clock_for(settings.clock_start, settings.clock_anchor)
-        self.db = Database.for_settings(
-            settings.database_url.get_secret_value(),
-            reserve=settings.db_connection_reserve,
-            processes=settings.pooled_processes,
-            pool_timeout_s=settings.db_pool_timeout_s,
-            statement_timeout_ms=settings.db_statement_timeout_ms,
-            process_label="reconciler",
-        )
-        self.service = OrderService(
-            self.db,
-            self.clock,
-            calendar_around(self.clock.now()),
-            NoQuotes(),
-            reserve_buffer_bps=settings.reserve_buffer_bps,
-        )
+        runtime = Runtime.for_actor(settings, "reconciler")
+        self.clock, self.db, self.service = runtime.clock, runtime.db, runtime.orders
         self.paper = PaperActor(settings.ray_namespace, paper_name)
         self.max_checks = settings.reconcile_max_unacked_checks
         self._alpaca: BrokerPort | None = None

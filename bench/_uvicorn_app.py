@@ -1,6 +1,12 @@
-"""The API app for plain uvicorn (benchmarks): the same factory Serve's ingress uses."""
+"""The API app for plain uvicorn (benchmarks): the same factory Serve's ingress uses.
+
+``ELSON_BENCH_NO_EVENTS=1`` patches the durable event write out of the order service, so
+``bench/order_submit.py`` can measure what it costs. Bench only: no setting does this.
+"""
 
 from __future__ import annotations
+
+import os
 
 from fastapi import FastAPI
 
@@ -11,6 +17,10 @@ from serve.services import build_services
 
 
 def app() -> FastAPI:
+    if os.environ.get("ELSON_BENCH_NO_EVENTS") == "1":
+        from cluster.orders.service import OrderService
+
+        OrderService._publish_in = lambda self, s, messages: None  # type: ignore[method-assign]
     settings = load_settings()
     init_ray(settings)
     return create_api(build_services(settings, in_ray=True, process_label="bench-uvicorn"))

@@ -1,15 +1,27 @@
-"""Order submission through Ray Serve against the same app on plain uvicorn, in one run.
+"""Order submission through Ray Serve, against a floor and plain uvicorn, in one run.
 
-Both servers run the same ``serve.api.create_api`` over the same ``Services`` (database,
-Redis, the paper broker actor in the same Ray cluster), so the ratio isolates what Serve
-costs. Serve runs in its high-throughput mode (HAProxy: ``RAY_SERVE_ENABLE_HA_PROXY=1``,
-``RAY_SERVE_THROUGHPUT_OPTIMIZED=1``), printed below. The load: ``--clients`` concurrent
-aiohttp clients, each on its own funded account, POSTing non-marketable limit buys
-(stored, routed to the paper broker, acknowledged) for ``--seconds``.
+Every server runs the same ``serve.api.create_api`` over the same kind of ``Services``
+(database, Redis, and the platform's actors in the same Ray cluster: the outbox dispatcher
+sends every order to the paper broker, the relay publishes its events). Serve runs in its
+high-throughput mode when ``RAY_SERVE_ENABLE_HA_PROXY=1`` (printed). The load:
+``--clients`` concurrent aiohttp clients, each on its own funded account, POSTing
+non-marketable limit buys for ``--seconds``. Runs, all in one process tree:
 
-Target (issue 5): Serve throughput >= 2/3 of uvicorn's, p99 within 1.5x.
+- ``serve``: order submission through Serve;
+- ``floor``: ``POST /v1/bench/floor`` through Serve, in the same app: verify the token and
+  insert one row in one transaction on the same pool (the least a write request costs);
+- ``uvicorn``: order submission on the same app under plain uvicorn;
+- ``no-events``: the same uvicorn app with the durable event write patched out (bench
+  only), so the event write's share of the order path is measured;
+- ``fresh`` / ``history``: order submission through Serve with ``--history-clients``
+  clients on fresh accounts, then on accounts holding ``--history-fills`` prior fills.
+
+Targets (issue 10): serve >= 50% of floor throughput, p99 <= 2x floor's; serve >= 2/3 of
+uvicorn; history p50 <= 1.2x fresh. Issue 18: events cost < 10% of order throughput.
+Before this issue the same machine measured 50 orders/s through Serve (issue 10's text).
 
 Run: .venv/bin/python bench/order_submit.py [--clients 32] [--seconds 15]
+     [--history-clients 8] [--history-fills 100000]
 It creates and drops its own database and Redis key prefix; traffic stays on 127.0.0.1.
 """
 
@@ -35,7 +47,15 @@ import psycopg  # noqa: E402
 
 ADMIN = os.environ.get("ELSON_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("ELSON_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-SERVE_PORT, UVICORN_PORT = 8000, 8011
+SERVE_PORT, UVICORN_PORT, NO_EVENTS_PORT = 8000, 8011, 8012
+ORDER = {
+    "symbol": "AAPL",
+    "qty": "1",
+    "side": "buy",
+    "type": "limit",
+    "time_in_force": "gtc",
+    "limit_price": "1.00",
+}
 PASSWORD = "Bench-password-2026!"
 
 
@@ -45,7 +65,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def load(
-    base: str, users: list[tuple[str, str]], seconds: float
+    base: str, users: list[tuple[str, str]], seconds: float, *, floor: bool = False
 ) -> tuple[int, list[float], int]:
     latencies: list[float] = []
     errors = 0
@@ -56,20 +76,11 @@ async def load(
         async def client(token: str, account: str) -> None:
             nonlocal errors
             headers = {"Authorization": f"Bearer {token}"}
+            path = "/v1/bench/floor" if floor else f"/v1/accounts/{account}/orders"
             while time.perf_counter() < deadline:
-                body = {
-                    "symbol": "AAPL",
-                    "qty": "1",
-                    "side": "buy",
-                    "type": "limit",
-                    "time_in_force": "gtc",
-                    "limit_price": "1.00",
-                    "client_order_id": uuid.uuid4().hex,
-                }
+                body = {} if floor else {**ORDER, "client_order_id": uuid.uuid4().hex}
                 started = time.perf_counter()
-                async with http.post(
-                    f"{base}/v1/accounts/{account}/orders", json=body, headers=headers
-                ) as r:
+                async with http.post(f"{base}{path}", json=body, headers=headers) as r:
                     await r.read()
                     if r.status == 201:
                         latencies.append((time.perf_counter() - started) * 1000)
@@ -119,16 +130,60 @@ def report(name: str, n: int, lat: list[float], errors: int, seconds: float) -> 
     rps = n / seconds
     p50, p99 = percentile(lat, 0.50), percentile(lat, 0.99)
     print(
-        f"  {name:<8} {rps:8.1f} orders/s   p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   "
-        f"mean {statistics.fmean(lat):7.2f} ms   errors {errors}"
+        f"  {name:<10} {rps:8.1f} req/s   p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   "
+        f"mean {statistics.fmean(lat):7.2f} ms   errors {errors}",
+        flush=True,
     )
     return {"rps": rps, "p50": p50, "p99": p99}
+
+
+def measure(
+    name: str, url: str, users: list[tuple[str, str]], seconds: float, floor: bool = False
+) -> dict[str, float]:
+    asyncio.run(load(url, users, 2.0, floor=floor))  # warm-up
+    n, lat, errors = asyncio.run(load(url, users, seconds, floor=floor))
+    return report(name, n, lat, errors, seconds)
+
+
+def start_uvicorn(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench._uvicorn_app:app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+
+
+def print_ratios(r: dict[str, dict[str, float]]) -> None:
+    s, f, u, n = r["serve"], r["floor"], r["uvicorn"], r["no-events"]
+    print("Ratios (targets in brackets):")
+    print(f"  serve/floor throughput   {s['rps'] / f['rps']:5.2f}  [>= 0.50]")
+    print(f"  serve/floor p99          {s['p99'] / f['p99']:5.2f}  [<= 2.00]")
+    print(f"  serve/uvicorn throughput {s['rps'] / u['rps']:5.2f}  [>= 0.67]")
+    print(f"  event write cost         {1 - u['rps'] / n['rps']:5.1%}  [< 10% of throughput]")
+    if "history" in r:
+        h, fr = r["history"], r["fresh"]
+        print(f"  history/fresh p50        {h['p50'] / fr['p50']:5.2f}  [<= 1.20]")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--history-clients", type=int, default=8)
+    parser.add_argument("--history-fills", type=int, default=100_000, help="0: skip")
     args = parser.parse_args()
 
     dbname = f"elson_bench_{uuid.uuid4().hex[:6]}"
@@ -147,9 +202,10 @@ def main() -> None:
         "ELSON_RATE_LIMIT_ENABLED": "false",  # measure the order path, not the limiter
         "ELSON_DATA_DIR": f"/tmp/{dbname}",
         "ELSON_API_MAX_ONGOING_REQUESTS": "100",
+        "ELSON_BENCH_FLOOR_ROUTE": "true",
     }
     os.environ.update(env_settings)
-    uvicorn_proc = None
+    procs: list[subprocess.Popen[bytes]] = []
     try:
         from cluster import migrate
         from cluster.names import API_APP
@@ -157,6 +213,11 @@ def main() -> None:
         from cluster.settings import load_settings
 
         migrate.upgrade(db_url)
+        with psycopg.connect(ADMIN.rsplit("/", 1)[0] + f"/{dbname}", autocommit=True) as conn:
+            conn.execute(
+                "CREATE TABLE bench_floor (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+                " user_id uuid NOT NULL, at timestamptz NOT NULL DEFAULT now())"
+            )
         settings = load_settings()
         init_ray(settings)
         import ray
@@ -175,46 +236,47 @@ def main() -> None:
         wait_ready(serve_url)
         # uvicorn: the same app factory in its own process, joined to the same Ray cluster
         env = os.environ | {"ELSON_RAY_ADDRESS": ray.get_runtime_context().gcs_address}
-        uvicorn_proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "bench._uvicorn_app:app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(UVICORN_PORT),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            cwd=ROOT,
-            env=env,
-        )
+        procs.append(start_uvicorn(UVICORN_PORT, env))
+        procs.append(start_uvicorn(NO_EVENTS_PORT, env | {"ELSON_BENCH_NO_EVENTS": "1"}))
         uvicorn_url = f"http://127.0.0.1:{UVICORN_PORT}"
+        no_events_url = f"http://127.0.0.1:{NO_EVENTS_PORT}"
         wait_ready(uvicorn_url)
+        wait_ready(no_events_url)
 
         print(
             f"Order submission, {args.clients} concurrent clients, {args.seconds:.0f} s each; "
-            f"Serve mode: {mode}; machine: {os.cpu_count()} cores"
+            f"Serve mode: {mode}; machine: {os.cpu_count()} cores",
+            flush=True,
         )
-        results = {}
-        for name, url in (("uvicorn", uvicorn_url), ("serve", serve_url)):
-            users = prepare_users(url, args.clients)
-            asyncio.run(load(url, users, 2.0))  # warm-up
-            n, lat, errors = asyncio.run(load(url, users, args.seconds))
-            results[name] = report(name, n, lat, errors, args.seconds)
-        u, s = results["uvicorn"], results["serve"]
-        print(
-            f"  ratio    throughput serve/uvicorn = {s['rps'] / u['rps']:.2f} (target >= 0.67)   "
-            f"p99 serve/uvicorn = {s['p99'] / u['p99']:.2f} (target <= 1.5)"
+        r: dict[str, dict[str, float]] = {}
+        users = prepare_users(serve_url, args.clients)
+        r["serve"] = measure("serve", serve_url, users, args.seconds)
+        r["floor"] = measure("floor", serve_url, users, args.seconds, floor=True)
+        r["uvicorn"] = measure(
+            "uvicorn", uvicorn_url, prepare_users(uvicorn_url, args.clients), args.seconds
         )
+        r["no-events"] = measure(
+            "no-events", no_events_url, prepare_users(no_events_url, args.clients), args.seconds
+        )
+        if args.history_fills:
+            fresh = prepare_users(serve_url, args.history_clients)
+            old = prepare_users(serve_url, args.history_clients)
+            began = time.perf_counter()
+            from bench.seed_history import seed
+
+            seed(ADMIN.rsplit("/", 1)[0] + f"/{dbname}", [a for _, a in old], args.history_fills)
+            print(
+                f"  (seeded {args.history_fills:,} fills on each of {len(old)} accounts in "
+                f"{time.perf_counter() - began:.0f} s)",
+                flush=True,
+            )
+            r["fresh"] = measure("fresh", serve_url, fresh, args.seconds)
+            r["history"] = measure("history", serve_url, old, args.seconds)
+        print_ratios(r)
     finally:
-        if uvicorn_proc is not None:
-            uvicorn_proc.terminate()
-            uvicorn_proc.wait(20)
+        for proc in procs:
+            proc.terminate()
+            proc.wait(20)
         try:
             from ray import serve
 

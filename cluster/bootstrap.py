@@ -135,20 +135,13 @@ class Platform:
     def _start_serve(self) -> None:
         from ray import serve
 
-        from serve.app import AppArgs, build_app, build_gateway
+        from serve.app import build_app, build_gateway
 
         s = self.settings
         serve.start(http_options={"host": s.http_host, "port": s.http_port}, detached=False)
-        args = AppArgs(
-            settings={
-                "database_url": s.database_url,
-                "redis_url": s.redis_url,
-                "data_dir": str(s.data_dir),
-                # one market timeline for every process (set after ``_resume_clock``)
-                "clock_start": s.clock_start,
-                "clock_anchor": s.clock_anchor,
-            }
-        )
+        # the settings built once at bootstrap, whole: resolved URLs, data folder, and one
+        # market timeline for every process (clock anchor set after ``_resume_clock``)
+        args = s
         serve.run(
             build_app(args), name=names.API_APP, route_prefix=names.API_ROUTE_PREFIX, blocking=False
         )

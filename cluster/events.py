@@ -13,7 +13,13 @@ an idle stream. A read whose ``after+1`` is no longer held yields ``Gap`` instea
 silently skipping.
 
 Keys (one hash tag per stream, so both keys share a cluster slot):
-``<prefix>ev:{<stream>}`` and ``<prefix>ev:{<stream>}:seq``.
+``<prefix>evl:{<stream>}`` and ``<prefix>evl:{<stream>}:seq``.
+
+Durable streams (orders, positions, account, risk, jobs) are numbered by PostgreSQL
+(``cluster.eventlog``: written with the change, published by the relay with
+``RELAY_LUA``); only the live ``feed`` stream is numbered here by ``PUBLISH_LUA``. The
+keys moved from ``ev:`` to ``evl:`` with that change, so numbers handed out by Redis
+before it can never shadow the record's.
 
 A publish that failed is raised as ``RedisUnavailable`` (``ResilientRedis`` counts it).
 Note: ``ResilientRedis`` retries a call whose reply was lost, so a publish may in rare
@@ -154,10 +160,10 @@ class _Keys:
         self.prefix = prefix
 
     def stream(self, stream: str) -> str:
-        return f"{self.prefix}ev:{{{stream}}}"
+        return f"{self.prefix}evl:{{{stream}}}"
 
     def seq(self, stream: str) -> str:
-        return f"{self.prefix}ev:{{{stream}}}:seq"
+        return f"{self.prefix}evl:{{{stream}}}:seq"
 
 
 class EventBus:
@@ -291,15 +297,6 @@ def async_bus_for(settings: Settings, redis: AsyncResilientRedis) -> AsyncEventB
         retention=settings.events_retention,
         retention_s=settings.events_retention_s,
     )
-
-
-def publisher_for(settings: Settings) -> tuple[Publish | None, Callable[[], None]]:
-    """``(publish, close)`` for a process that only publishes (actors, job drivers);
-    no Redis configured: no publishing."""
-    if settings.redis_url is None:
-        return None, lambda: None
-    redis = ResilientRedis.from_settings(settings)
-    return bus_for(settings, redis).publish, redis.close
 
 
 def wire(services: Any) -> None:

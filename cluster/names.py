@@ -5,6 +5,14 @@ from __future__ import annotations
 PAPER_BROKER = "elson.paper_broker"
 RECONCILER = "elson.reconciler"
 FEED_SUPERVISOR = "elson.feed_supervisor"
+EVENT_RELAY = "elson.event_relay"
+
+
+def dispatcher(broker: str) -> str:
+    """The outbox dispatcher of one broker (one per broker: it sends in order)."""
+    return f"elson.dispatcher.{broker}"
+
+
 API_APP = "elson-api"
 GATEWAY_APP = "elson-gateway"
 API_ROUTE_PREFIX = "/"

@@ -18,6 +18,8 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.fees import SEC_RATE, TAF_MAX, TAF_PER_SHARE
+
 ENV_PREFIX = "ELSON_"
 # Values that must never reach production. The dev default is generated per data folder.
 _KNOWN_DEFAULT_SECRETS = {"", "changeme", "secret", "dev", "development", "test", "password"}
@@ -55,8 +57,11 @@ class Settings(BaseSettings):
     # --- Redis ---
     redis_url: SecretStr | None = None
     redis_key_prefix: str = "elson:"
-    redis_timeout_s: float = Field(0.5, gt=0)
-    redis_retry_attempts: int = Field(3, ge=1)
+    #: a slow Redis is a down Redis: each attempt of a call is bounded by this socket
+    #: timeout, a call by timeout x attempts; then the client fails fast for the cooldown
+    redis_timeout_s: float = Field(0.25, gt=0)
+    redis_retry_attempts: int = Field(2, ge=1, le=3)
+    redis_down_cooldown_s: float = Field(1.0, ge=0)
 
     # --- Ray / Serve ---
     ray_address: str | None = None
@@ -85,6 +90,13 @@ class Settings(BaseSettings):
     login_failure_window_s: int = Field(900, gt=0)
     #: sessions revoked (or refresh tokens expired) this long ago are purged by the job.
     session_retention_days: int = Field(30, ge=1)
+    #: per-process cache of session state and account owners (cluster/auth/cache.py):
+    #: entries live at most this long (a backstop: invalidations arrive over Redis pub/sub);
+    #: 0 turns it off (every request reads PostgreSQL).
+    auth_cache_ttl_s: float = Field(60.0, ge=0, le=3600)
+    #: the cache is trusted only while its subscriber heard from Redis this recently; it
+    #: bounds how long a revocation can go unseen, so it must stay below 1 s.
+    auth_cache_liveness_s: float = Field(0.75, ge=0.1, lt=1.0)
 
     # --- time ---
     #: dev/test only: run on a clock that starts at this instant (e.g. a Tuesday 10:00 New
@@ -107,6 +119,15 @@ class Settings(BaseSettings):
     paper_allow_partial: bool = True
     paper_latency_ms: int = Field(0, ge=0)
     paper_tick_interval_s: float = Field(1.0, gt=0)
+    #: Paper fee model (domain.fees.FeeModel), USD: commissions per share, per order (whole
+    #: cents, on the first fill) and as a fraction of value; on sells the SEC Section 31 fee
+    #: (fraction of the sale value) and the FINRA TAF per share, capped per trade.
+    paper_fee_per_share: Decimal = Field(Decimal("0"), ge=0)
+    paper_fee_per_order: Decimal = Field(Decimal("0"), ge=0, decimal_places=2)
+    paper_fee_rate: Decimal = Field(Decimal("0"), ge=0, lt=1)
+    paper_fee_sec_rate: Decimal = Field(SEC_RATE, ge=0, lt=1)
+    paper_fee_taf_per_share: Decimal = Field(TAF_PER_SHARE, ge=0)
+    paper_fee_taf_max: Decimal = Field(TAF_MAX, ge=0)
     #: Feed the paper broker from the market-data feed shards (off: quotes via on_quotes).
     paper_quote_feed: bool = True
 
@@ -172,6 +193,13 @@ class Settings(BaseSettings):
     # --- event streams and the WebSocket gateway ---
     events_retention: int = Field(10_000, ge=10, description="events kept per stream (MAXLEN ~)")
     events_retention_s: int = Field(86_400, gt=0, description="seconds an event stays resumable")
+    #: how long PostgreSQL keeps published events (resume after Redis lost them); older: gap
+    events_record_s: int = Field(7 * 86_400, gt=0)
+    events_prune_interval_s: float = Field(600.0, gt=0)
+    #: the event relay and the outbox dispatcher wake on NOTIFY, and poll this often anyway
+    dispatch_poll_s: float = Field(1.0, gt=0)
+    #: ``POST /v1/bench/floor`` for bench/order_submit.py (refused in staging/production)
+    bench_floor_route: bool = False
     ws_auth_timeout_s: float = Field(5.0, gt=0)
     ws_revocation_check_s: float = Field(2.0, gt=0)
     #: fail closed: a socket whose session no check could confirm (database down, checks
@@ -225,6 +253,8 @@ class Settings(BaseSettings):
                 problems.append(f"{var} is shorter than {_MIN_SECRET_LEN} characters")
         if self.clock_start is not None:
             problems.append(f"{ENV_PREFIX}CLOCK_START is for dev/test only")
+        if self.bench_floor_route:
+            problems.append(f"{ENV_PREFIX}BENCH_FLOOR_ROUTE is for dev/test only")
         if self.vault_addr is not None and not self.vault_addr.startswith("https://"):
             problems.append(f"{ENV_PREFIX}VAULT_ADDR must use https:// outside dev/test")
         if self.broker == "alpaca" and (
@@ -257,8 +287,10 @@ class Settings(BaseSettings):
     @property
     def pooled_processes(self) -> int:
         """Processes that each hold a database pool: API and gateway replicas, the
-        DB-using actors (paper broker, reconciler) and job workers."""
-        return self.api_replicas + self.gateway_replicas + 2 + self.job_workers
+        DB-using actors (paper broker, reconciler, outbox dispatcher, event relay) and job
+        workers. (The dispatcher's and the relay's ``LISTEN`` connections, one each, come
+        out of ``db_connection_reserve``.)"""
+        return self.api_replicas + self.gateway_replicas + 4 + self.job_workers
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed (validated again)."""

@@ -112,6 +112,7 @@ def load_all_tables() -> MetaData:
         "cluster.orders.tables",
         "cluster.auth.tables",
         "cluster.optimization.tables",
+        "cluster.eventlog.tables",
     ):
         try:
             importlib.import_module(module)

@@ -267,6 +267,11 @@ def positions(postings: Iterable[Posting]) -> Mapping[str, Decimal]:
 # power subtracts a reservation per open buy order, computed from what the order can cost
 # at worst (within a buffer for orders without a price cap). Reservations are rounded UP
 # to the cent: we would rather refuse a cent too early than overdraw by one.
+#
+# Every open order reserves on its own, an order with a pending replace included: its
+# remainder can fill until the broker confirms the replace, and the replacement works
+# its whole quantity afterwards, so the worst case of the pair is the sum of the two.
+# The same holds for the shares promised by sells (``sellable_qty``).
 
 DEFAULT_BUFFER_BPS = Decimal("50")
 _BPS = Decimal(10_000)
@@ -304,6 +309,19 @@ class Reservation:
 
 
 def reservation(
+    order: Reservable, quote_ask: Amount | None = None, buffer_bps: Amount = DEFAULT_BUFFER_BPS
+) -> Reservation:
+    """What an open buy holds back: its cash reservation (below) plus its ``fee_reserve``,
+    the most it can pay in fees (``domain.fees.FeeModel.fee_reserve``, set at submit; 0
+    when absent). ``cluster.orders.exposure`` sums the same in SQL."""
+    held = _cash_reservation(order, quote_ask, buffer_bps)
+    fee = _dec("fee_reserve", getattr(order, "fee_reserve", None) or ZERO)
+    if fee == 0 or _side(order.side) is Side.SELL:
+        return held
+    return Reservation(EXACT.add(held.amount, fee), f"{held.basis} + fees {fee}")
+
+
+def _cash_reservation(
     order: Reservable, quote_ask: Amount | None = None, buffer_bps: Amount = DEFAULT_BUFFER_BPS
 ) -> Reservation:
     """Cash an open order may still consume; only its unfilled part is reserved.

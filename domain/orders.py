@@ -123,6 +123,9 @@ _TRANSITIONS: Final[dict[tuple[OrderStatus, OrderEventKind], OrderStatus]] = {
     (_S.PENDING_NEW, _E.ACKNOWLEDGE): _S.NEW,
     (_S.PENDING_NEW, _E.ACCEPT_CLOSED): _S.ACCEPTED,
     (_S.PENDING_NEW, _E.REJECT): _S.REJECTED,
+    # A cancel may be asked before the broker acknowledged (the submit waits in the
+    # outbox, or its answer is on the way): it is pending until the broker settles it.
+    (_S.PENDING_NEW, _E.CANCEL_REQUESTED): _S.PENDING_CANCEL,
     # --- accepted while closed: waits for the open --------------------------------------
     (_S.ACCEPTED, _E.RELEASE): _S.NEW,
     # Re-checked at the open (halted symbol, buying power gone overnight).
@@ -160,6 +163,11 @@ _TRANSITIONS: Final[dict[tuple[OrderStatus, OrderEventKind], OrderStatus]] = {
     (_S.PENDING_CANCEL, _E.FILL): _S.FILLED,
     (_S.PENDING_CANCEL, _E.CANCELED): _S.CANCELED,
     (_S.PENDING_CANCEL, _E.CANCEL_REJECTED): _S.NEW,
+    # The acknowledgement of a submit the client already asked to cancel: the cancel stays
+    # pending (the outbox sends it after the submit); refusing the order settles both.
+    (_S.PENDING_CANCEL, _E.ACKNOWLEDGE): _S.PENDING_CANCEL,
+    (_S.PENDING_CANCEL, _E.ACCEPT_CLOSED): _S.PENDING_CANCEL,
+    (_S.PENDING_CANCEL, _E.REJECT): _S.REJECTED,
     # The session closed before the broker processed the cancel.
     (_S.PENDING_CANCEL, _E.EXPIRE): _S.EXPIRED,
     # Absent on purpose: a second cancel request (the first is in flight; the service
@@ -178,6 +186,7 @@ _TRANSITIONS: Final[dict[tuple[OrderStatus, OrderEventKind], OrderStatus]] = {
 #: Statuses entered by a request whose rejection returns to the prior status.
 _PENDING: Final = frozenset({_S.PENDING_CANCEL, _S.PENDING_REPLACE})
 _FILL_KINDS: Final = frozenset({_E.FILL, _E.PARTIAL_FILL})
+_ACKS: Final = frozenset({_E.ACKNOWLEDGE, _E.ACCEPT_CLOSED})
 
 
 def transition_target(status: OrderStatus, kind: OrderEventKind) -> OrderStatus | None:
@@ -217,9 +226,15 @@ class OrderEvent:
     reason: str | None = None
     replaced_by: OrderId | None = None
     detail: FillDetail | None = None
+    #: USD charged for this execution (commission and regulatory fees), whole cents
+    fee: Decimal | None = None
 
     def __post_init__(self) -> None:
         require_aware("at", self.at)
+        if self.fee is not None and (
+            self.fee < 0 or self.fee != self.fee.quantize(CENT, context=EXACT)
+        ):
+            raise ValidationFailed("fee", "whole-cents", "a fee is zero or more whole cents")
         fill_fields = (self.execution_id, self.qty, self.price)
         if self.is_fill:
             if any(value is None for value in fill_fields):
@@ -228,7 +243,7 @@ class OrderEvent:
                 )
             if self.qty is not None and self.qty.is_zero:
                 raise ValidationFailed("qty", "positive", "a fill quantity must be positive")
-        elif any(value is not None for value in (*fill_fields, self.detail)):
+        elif any(value is not None for value in (*fill_fields, self.detail, self.fee)):
             raise ValidationFailed("event", "fill-fields", "only fills carry fill fields")
         if (self.kind is _E.REPLACED) != (self.replaced_by is not None):
             raise ValidationFailed(
@@ -264,6 +279,12 @@ class Order:
     trail_price: Price | None = None
     trail_percent: Decimal | None = None
     high_water_mark: Decimal | None = None
+    #: a stop or stop-limit whose trigger was crossed (kept so a restart does not re-arm it)
+    stop_triggered: bool = False
+    #: the ask a market or trailing buy was reserved at when submitted (for reconcile)
+    reserve_price: Decimal | None = None
+    #: the most this order can pay in fees (held with a buy's reservation), whole cents
+    fee_reserve: Decimal = Decimal(0)
     extended_hours: bool = False
     status: OrderStatus = OrderStatus.PENDING_NEW
     filled_qty: Decimal = Decimal(0)
@@ -377,6 +398,8 @@ class Order:
             self.resume_status = previous
         elif status not in _PENDING:
             self.resume_status = None
+        elif event.kind in _ACKS:  # acknowledged while a cancel is pending: where it resumes
+            self.resume_status = _S.NEW if event.kind is _E.ACKNOWLEDGE else _S.ACCEPTED
         if status is _S.FILLED:
             self.filled_at = event.at
         elif status is _S.CANCELED:

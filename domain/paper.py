@@ -14,6 +14,11 @@ API (all times aware; ``now`` is the engine's time, passed in):
 - ``on_clock(now) -> list[(order_id, OrderEvent)]``: housekeeping and settling only.
 - ``cancel(order_id, now)`` / ``replace(order_id, replacement, now) -> list[OrderEvent]``:
   the request event now; the outcome at the first step at or after ``now + latency``.
+- ``restore(order, replacement=None)``: take back a *working* order after a restart, in
+  the state the database has (see :meth:`PaperEngine.restore`).
+- ``take_marks() -> dict[OrderId, StopMark]``: the water marks and stop triggers that
+  moved since the last call (quotes move them without any event), for the caller to
+  store once per quote batch so that a restart resumes from them.
 
 The engine keeps its own copy of each order and applies every event it emits to it; the
 caller applies the same events to its record (they apply cleanly: same start, same events).
@@ -46,6 +51,8 @@ ignores quotes stamped before ``submitted_at + latency``.
   ioc is canceled at once, as at a real venue.
 - Notional (market, day) orders: the share quantity is ``remaining notional / price``
   rounded down to 9 decimals.
+- fees: each fill carries ``fee``, from the fill model's ``domain.fees.FeeModel`` (the
+  per-order commission on the order's first fill).
 
 Cancel race: a quote stamped before the cancel takes effect (``requested + latency``) can
 still fill the order; a full fill wins and the order ends ``filled``. A replace whose old
@@ -55,13 +62,14 @@ order filled or expired first rejects the replacement.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from typing import Any, Final, Protocol
 
 from domain.clock import require_aware
 from domain.errors import Conflict, NotFound, ValidationFailed
+from domain.fees import FeeModel
 from domain.ids import ExecutionId, OrderId
 from domain.money import EXACT, MAX_DECIMALS, Price, Quantity, decimals_of, tick_size, to_decimal
 from domain.orders import (
@@ -86,6 +94,7 @@ _PENDING: Final = frozenset({_S.PENDING_CANCEL, _S.PENDING_REPLACE})
 _STOPS: Final = frozenset({OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP})
 _LIMITS: Final = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})
 _IMMEDIATE: Final = frozenset({TimeInForce.IOC, TimeInForce.FOK, TimeInForce.OPG})
+_ARMED: Final = _LIVE | {_S.DONE_FOR_DAY}
 
 
 class SessionClock(Protocol):
@@ -104,11 +113,13 @@ class SessionClock(Protocol):
 
 @dataclass(frozen=True)
 class FillModel:
-    """How optimistic the simulation is. Defaults: no slippage, no latency, partial fills."""
+    """How optimistic the simulation is. Defaults: no slippage, no latency, partial fills,
+    no fees (the settings give the paper broker the published regulatory fees)."""
 
     slippage_bps: Decimal = Decimal(0)
     allow_partial: bool = True
     latency: timedelta = timedelta(0)
+    fees: FeeModel = field(default_factory=FeeModel.free)
 
     def __post_init__(self) -> None:
         bps = to_decimal(self.slippage_bps, "slippage_bps")
@@ -152,6 +163,27 @@ class TopOfBook:
         )
 
 
+@dataclass(frozen=True)
+class StopMark:
+    """What a stop order has seen of the market: its water mark (trailing stops) and
+    whether its trigger was crossed. Stored with the order (``high_water_mark``,
+    ``stop_triggered``) so that a restarted engine neither forgets nor re-arms it."""
+
+    high_water_mark: Decimal | None
+    triggered: bool
+
+
+def fill_counter(order: Order) -> int:
+    """The largest ``n`` among the order's ``"<order_id>-<n>"`` execution ids (0 if none)."""
+    prefix = f"{order.id}-"
+    numbers = [
+        int(tail)
+        for eid in order.execution_ids
+        if eid.startswith(prefix) and (tail := eid[len(prefix) :]).isdigit()
+    ]
+    return max(numbers, default=0)
+
+
 @dataclass
 class _Working:
     """The engine's private state for one order beyond what ``Order`` records."""
@@ -176,6 +208,7 @@ class PaperEngine:
         self._session = session
         self._book: dict[OrderId, _Working] = {}
         self._quotes: dict[str, TopOfBook] = {}
+        self._moved: set[OrderId] = set()  # marks changed since ``take_marks``
 
     # -- queries -----------------------------------------------------------------------
     def order(self, order_id: OrderId) -> Order:
@@ -184,6 +217,15 @@ class PaperEngine:
 
     def working(self) -> list[OrderId]:
         return list(self._book)
+
+    def take_marks(self) -> dict[OrderId, StopMark]:
+        """Marks and triggers that moved since the last call, of orders still working."""
+        moved, self._moved = self._moved, set()
+        return {
+            oid: StopMark(w.mark, w.triggered)
+            for oid in sorted(moved)
+            if (w := self._book.get(oid)) is not None
+        }
 
     # -- requests ----------------------------------------------------------------------
     def submit(self, order: Order, now: datetime) -> list[OrderEvent]:
@@ -216,6 +258,44 @@ class PaperEngine:
         working.settle_at = now + self._model.latency
         working.replacement = copy.deepcopy(replacement)
         return [event for _, event in out]
+
+    def restore(self, order: Order, *, replacement: Order | None = None) -> None:
+        """Take back an order this engine (or a previous one) was working, as stored.
+
+        The engine's per-order state is rebuilt from the stored ``Order``:
+
+        - execution-id counter: the largest ``n`` of its ``"<order_id>-<n>"`` ids, so the
+          next fill is ``n + 1`` and an id is never reused;
+        - ``live_from``: ``submitted_at + latency``, as at submission;
+        - day/opg/cls deadlines: the close of the session the order went live in (that of
+          ``submitted_at`` when it could trade then, else the next open after it);
+        - stop trigger: ``stop_triggered`` as stored (or anything filled: a stop fills only
+          once triggered), so a triggered stop-limit that has not filled stays triggered;
+          a trailing stop's water mark: ``high_water_mark`` as stored (``None``: from the
+          next quote, as when it went live);
+        - pending cancel/replace: due at ``updated_at + latency``; ``replacement`` is the
+          stored ``pending_new`` order whose ``replaces`` is this order.
+        """
+        if order.status is _S.PENDING_NEW or order.status.is_terminal:
+            raise ValidationFailed("order", "restorable", f"{order.status.value} is not working")
+        if order.id in self._book:
+            raise Conflict(f"order {order.id} is already in the paper engine")
+        latency = self._model.latency
+        submitted = order.submitted_at or order.created_at
+        updated = order.updated_at or submitted
+        working = _Working(order=copy.deepcopy(order), live_from=submitted + latency)
+        working.fills = fill_counter(order)
+        if order.type in _STOPS:
+            working.triggered = order.stop_triggered or order.filled_qty > 0
+            working.order.stop_triggered = working.triggered
+            working.mark = order.high_water_mark
+        if order.status in _ARMED:
+            self._arm(working, self._went_live(order, submitted))
+        if order.status in _PENDING:
+            working.settle_at = updated + latency
+        if order.status is _S.PENDING_REPLACE and replacement is not None:
+            working.replacement = copy.deepcopy(replacement)
+        self._book[order.id] = working
 
     # -- inputs ------------------------------------------------------------------------
     def on_clock(self, now: datetime) -> list[Emitted]:
@@ -259,6 +339,12 @@ class PaperEngine:
             self._arm(working, now)
         else:
             self._emit(working, OrderEvent(_E.ACCEPT_CLOSED, now), out)
+
+    def _went_live(self, order: Order, submitted: datetime) -> datetime:
+        """When the order started to trade: at submission if it could, else the next open."""
+        if order.time_in_force is not TimeInForce.OPG and self._can_trade(order, submitted):
+            return submitted
+        return self._session.next_open(submitted)
 
     def _can_trade(self, order: Order, now: datetime) -> bool:
         if self._session.is_open(now):
@@ -375,6 +461,7 @@ class PaperEngine:
         qty = Decimal(0)
         if price is not None and sized is not None:
             qty, complete = sized
+            fee = self._model.fees.fill_fee(order.side, qty, price, first_fill=working.fills == 0)
             working.fills += 1
             event = OrderEvent(
                 _E.FILL if complete else _E.PARTIAL_FILL,
@@ -383,6 +470,7 @@ class PaperEngine:
                 qty=Quantity(qty),
                 price=Price(price),
                 detail=FillDetail(ref, self._model.slippage_bps, size, partial=not complete),
+                fee=fee,
             )
             self._emit(working, event, out)
         if immediate and not working.done:
@@ -402,7 +490,9 @@ class PaperEngine:
         else:
             assert order.stop_price is not None
             stop = order.stop_price.value
-        working.triggered = ref >= stop if buy else ref <= stop
+        if (ref >= stop) if buy else (ref <= stop):
+            working.triggered = order.stop_triggered = True
+            self._moved.add(order.id)
         return working.triggered
 
     def _trail(self, working: _Working, ref: Decimal) -> Decimal:
@@ -410,8 +500,9 @@ class PaperEngine:
         order = working.order
         buy = order.side is Side.BUY
         mark = ref if working.mark is None else (min if buy else max)(working.mark, ref)
-        working.mark = mark
-        order.high_water_mark = mark
+        if mark != working.mark:
+            working.mark = order.high_water_mark = mark
+            self._moved.add(order.id)
         if order.trail_price is not None:
             offset = order.trail_price.value
         else:

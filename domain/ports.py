@@ -88,7 +88,10 @@ class BrokerPort(Protocol):
     ``TransientError`` (already retried with backoff; try later), ``OperatorError``
     (credentials or configuration: the adapter stops routing until reset)."""
 
-    async def submit(self, order: Order) -> BrokerOrderState: ...
+    async def submit(self, order: Order, *, resend: bool = False) -> BrokerOrderState:
+        """``resend``: an earlier attempt may have reached the broker (the dispatcher
+        restarted mid-send); a duplicate client order id then answers the order it made."""
+        ...
 
     async def get(self, order_id: str) -> BrokerOrderState | None: ...
 

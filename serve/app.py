@@ -30,7 +30,14 @@ class AppArgs(BaseModel):
     settings: dict[str, Any] = {}
 
 
-def _settings(args: dict[str, Any] | AppArgs | None) -> Settings:
+Args = dict[str, Any] | AppArgs | Settings | None
+
+
+def _settings(args: Args) -> Settings:
+    """``elson up`` passes its settings whole (built once, clock anchor included); a Serve
+    config (KubeRay) passes ``AppArgs`` and the rest comes from the environment."""
+    if isinstance(args, Settings):
+        return args
     parsed = args if isinstance(args, AppArgs) else AppArgs.model_validate(args or {})
     return load_settings(**parsed.settings)
 
@@ -56,7 +63,7 @@ class ApiIngress:
             services.close()
 
 
-def build_app(args: dict[str, Any] | AppArgs | None = None) -> Application:
+def build_app(args: Args = None) -> Application:
     settings = _settings(args)
     from actors.bootstrap import ensure_actors
 
@@ -67,7 +74,7 @@ def build_app(args: dict[str, Any] | AppArgs | None = None) -> Application:
     ).bind(settings, actor_names)
 
 
-def build_gateway(args: dict[str, Any] | AppArgs | None = None) -> Application:
+def build_gateway(args: Args = None) -> Application:
     settings = _settings(args)
     from actors.bootstrap import ensure_actors
     from serve.gateway import Gateway

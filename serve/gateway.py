@@ -73,7 +73,7 @@ from cluster.settings import Settings
 from domain.errors import DomainError, TransientError, Unauthenticated
 from domain.market_hours import ClockReading
 from serve.gateway_conn import Connection, GatewayStats, Limits
-from serve.gateway_protocol import MarketFanout, StreamFanout, _call
+from serve.gateway_protocol import MarketFanout, _call
 from serve.gateway_schemas import (
     ACCOUNT_CHANNELS,
     CLIENT_MESSAGES,
@@ -88,6 +88,7 @@ from serve.gateway_schemas import (
     schema_document,
 )
 from serve.gateway_session import SessionWatch
+from serve.gateway_streams import StreamFanout
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,8 @@ class GatewayDeps:
     #: ``market_status`` messages
     market_clock: Callable[[], ClockReading] | None = None
     closers: list[Callable[[], Any]] = field(default_factory=list)
+    #: the durable record behind the bus (``cluster.eventlog.reader.RecordReader``)
+    record: Any = None
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -134,6 +137,7 @@ def deps_from_services(
 ) -> GatewayDeps:
     """Production wiring: real auth, accounts table ownership, Redis event bus, feed."""
     from cluster.access import owns_account
+    from cluster.eventlog.reader import RecordReader
     from cluster.redis_client import AsyncResilientRedis
 
     s: Settings = services.settings
@@ -163,6 +167,7 @@ def deps_from_services(
         feed_factory=feed_factory,
         market_clock=market_clock if calendar is not None and clock is not None else None,
         closers=[aredis.close],
+        record=RecordReader(services.db),
     )
 
 
@@ -179,7 +184,7 @@ class GatewayHub:
         self.deps, self.limits = deps, deps.limits
         self.stats = GatewayStats()
         self.connections: dict[int, Connection] = {}
-        self.streams = StreamFanout(deps.bus) if deps.bus is not None else None
+        self.streams = StreamFanout(deps.bus, record=deps.record) if deps.bus is not None else None
         self.market = MarketFanout(deps.feed_factory)
         self.watch = SessionWatch(
             deps.is_session_active,

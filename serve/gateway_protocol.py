@@ -1,17 +1,9 @@
-"""Per-replica fan-out: one Redis tailer and one upstream feed subscription (the revocation
-watch is ``serve.gateway_session``).
+"""Per-replica fan-out of market data: one upstream feed subscription per replica (event
+streams: ``serve.gateway_streams``; the revocation watch: ``serve.gateway_session``).
 
-Why per replica and not per socket: a thousand sockets must not mean a thousand blocking
-``XREAD`` connections, feed consumers or auth lookups. Each fan-out here reads once and
-hands one encoded text to every local socket's bounded queue (``Connection.enqueue``).
-
-Resume without loss or duplicates (``StreamFanout.register`` then ``catch_up``): the
-subscription is registered *before* ``subscribed`` is answered and before the backlog is
-read, so every event the tailer sees meanwhile lands in the subscription's ``pending``
-list; the backlog (``AsyncEventBus.read_since`` from the client's last ``seq``) is then
-sent, then ``pending`` minus what the backlog already covered, and only then does the
-subscription go live. Everything is ordered by ``seq``,
-and a subscription never sends a ``seq`` at or below the last one it sent.
+Why per replica and not per socket: a thousand sockets must not mean a thousand feed
+consumers. The fan-out reads once and hands one encoded text to every local socket's
+bounded queue (``Connection.enqueue``).
 """
 
 from __future__ import annotations
@@ -21,14 +13,13 @@ import inspect
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from cluster.events import AsyncEventBus, Event, Gap
+from cluster.events import Event, Gap
 from cluster.retry import Backoff
-from domain.errors import OperatorError, TransientError
+from domain.errors import TransientError
 from serve.gateway_conn import Connection
-from serve.gateway_schemas import MARKET_EVENT_TYPE, CloseCode
+from serve.gateway_schemas import MARKET_EVENT_TYPE
 
 log = logging.getLogger(__name__)
 _CHANNEL_OF_TYPE = {v: k for k, v in MARKET_EVENT_TYPE.items()}
@@ -65,151 +56,6 @@ def gap_text(gap: Gap) -> str:
             "to_seq": gap.to_seq,
         }
     )
-
-
-@dataclass
-class _Sub:
-    conn: Connection
-    last: int
-    live: bool = False
-    resume: bool = False
-    pending: list[Event] = field(default_factory=list)
-
-
-class StreamFanout:
-    """EventBus streams -> local sockets, with resume from the retention window."""
-
-    def __init__(
-        self, bus: AsyncEventBus, *, block_ms: int = 250, batch: int = 500, pending_max: int = 5000
-    ) -> None:
-        self.bus, self.block_ms, self.batch, self.pending_max = bus, block_ms, batch, pending_max
-        self._subs: dict[str, dict[int, _Sub]] = {}
-        self._cursors: dict[str, int] = {}
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    @property
-    def streams(self) -> int:
-        return len(self._cursors)
-
-    async def add(self, conn: Connection, stream: str, resume_after: int | None) -> None:
-        await self.register(conn, stream, resume_after)
-        await self.catch_up(conn, stream)
-
-    async def register(self, conn: Connection, stream: str, resume_after: int | None) -> None:
-        """Phase 1: from here on every event after the start point is kept for ``conn``.
-
-        The start point is ``resume_after`` or, for a live-only subscription, the stream's
-        head now. Nothing is sent until ``catch_up``, so the caller can answer
-        ``subscribed`` first. Raises ``TransientError`` if Redis is unavailable.
-        """
-        sub = _Sub(conn, last=resume_after or 0)
-        self._subs.setdefault(stream, {})[conn.id] = sub
-        if stream not in self._cursors:
-            head = await self.bus.head(stream)
-            if not self._current(stream, sub):
-                return
-            self._cursors.setdefault(stream, head)
-            self._wake.set()
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="ws-tailer")
-        sub.resume = resume_after is not None
-        if not sub.resume:
-            sub.last = self._cursors[stream]
-
-    async def catch_up(self, conn: Connection, stream: str) -> None:
-        """Phase 2: the retained backlog (if resuming), what arrived meanwhile, then live."""
-        sub = self._subs.get(stream, {}).get(conn.id)
-        if sub is None or sub.live:
-            return
-        batch = max(1, min(self.batch, conn.limits.send_queue // 4))
-        while sub.resume and self._current(stream, sub) and conn.is_open:
-            got = await self.bus.read_since(stream, sub.last, batch)
-            if not isinstance(got, Gap):
-                await conn.wait_room(len(got))
-            if not self._current(stream, sub) or not conn.is_open:
-                return
-            if isinstance(got, Gap):
-                conn.enqueue(gap_text(got))
-                sub.last = got.to_seq
-                continue
-            for ev in got:
-                if ev.seq > sub.last:
-                    conn.enqueue(event_text(ev))
-                    sub.last = ev.seq
-            if len(got) < batch:
-                break
-        for ev in sub.pending:
-            if ev.seq > sub.last:
-                conn.enqueue(event_text(ev))
-                sub.last = ev.seq
-        sub.pending = []
-        sub.live = True
-
-    def _current(self, stream: str, sub: _Sub) -> bool:
-        return self._subs.get(stream, {}).get(sub.conn.id) is sub
-
-    def remove(self, conn: Connection, stream: str) -> None:
-        subs = self._subs.get(stream)
-        if subs is None or subs.pop(conn.id, None) is None:
-            return
-        if not subs:
-            del self._subs[stream]
-            self._cursors.pop(stream, None)
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _run(self) -> None:
-        backoff, attempt = Backoff(base_s=0.1, cap_s=5.0, max_attempts=None), 0
-        while True:
-            if not self._cursors:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            try:
-                got = await self.bus.tail(dict(self._cursors), block_ms=self.block_ms)
-            except TransientError:
-                log.warning("event tailer: redis unavailable, retrying", exc_info=True)
-                await asyncio.sleep(backoff.delay(attempt))
-                attempt += 1
-                continue
-            except OperatorError:
-                # a refused command is a bug to page about, not an outage; the tailer serves
-                # every socket of this replica, so it says so loudly and keeps going
-                log.error("event tailer: redis refused the command, retrying", exc_info=True)
-                await asyncio.sleep(backoff.delay(attempt))
-                attempt += 1
-                continue
-            attempt = 0
-            for stream, events in got.items():
-                self._dispatch(stream, events)
-
-    def _dispatch(self, stream: str, events: list[Event]) -> None:
-        cursor = self._cursors.get(stream)
-        if cursor is None:
-            return
-        fresh = [e for e in events if e.seq > cursor]
-        if not fresh:
-            return
-        self._cursors[stream] = fresh[-1].seq
-        gap = Gap(stream, cursor + 1, fresh[0].seq - 1) if fresh[0].seq > cursor + 1 else None
-        texts = [(e, event_text(e)) for e in fresh]
-        for sub in list(self._subs.get(stream, {}).values()):
-            if not sub.live:
-                sub.pending.extend(fresh)
-                if len(sub.pending) > self.pending_max:
-                    sub.conn.fail(CloseCode.SLOW, "slow consumer: resume backlog too large")
-                continue
-            if gap is not None and gap.to_seq > sub.last:
-                sub.conn.enqueue(gap_text(gap))
-                sub.last = gap.to_seq
-            for ev, text in texts:
-                if ev.seq > sub.last:
-                    sub.conn.enqueue(text)
-                    sub.last = ev.seq
 
 
 class MarketFanout:

@@ -30,7 +30,6 @@ class Services:
     clock: Any = None  # cluster.clock.SystemClock | ShiftedClock
     calendar: Any = None  # domain.market_hours.MarketCalendar
     orders: Any = None  # cluster.orders.service.OrderService
-    broker: Any = None  # async router to the configured broker
     auth: Any = None  # cluster.auth.service.AuthService
     events: Any = None  # cluster.events.EventBus
     marketdata: Any = None  # cluster.marketdata.query.MarketDataQuery
@@ -104,30 +103,17 @@ def build_services(
     services.clock = clock_for(settings.clock_start, settings.clock_anchor)
     for wire in _capability_wiring():
         wire(services)
-    if services.orders is not None and (in_ray or settings.broker != "paper"):
-        # The paper broker is a Ray actor: without Ray, orders stay stored (pending_new).
-        from cluster.orders.router import wire_router
-
-        wire_router(services)
+    # No broker here: submits store the order and an outbox row; the dispatcher actor of
+    # the configured broker sends it (without Ray, orders stay stored ``pending_new``).
     return services
 
 
 def _capability_wiring() -> list[Callable[[Services], None]]:
-    """Each capability module defines ``wire(services)`` filling its slot above."""
-    import importlib
+    """Each capability module defines ``wire(services)`` filling its slot above, in this
+    order (orders first: the quote lookup resolves market data when called)."""
+    from cluster.auth.wiring import wire as wire_auth
+    from cluster.events import wire as wire_events
+    from cluster.marketdata.wiring import wire as wire_marketdata
+    from cluster.orders.wiring import wire as wire_orders
 
-    found = []
-    for name in (
-        "cluster.orders.wiring",
-        "cluster.auth.wiring",
-        "cluster.events",
-        "cluster.marketdata.wiring",
-    ):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):
-                continue
-            raise
-        found.append(module.wire)
-    return found
+    return [wire_orders, wire_auth, wire_events, wire_marketdata]

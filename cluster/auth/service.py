@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 from cluster.accounts import repository as accounts_repo
 from cluster.accounts.service import AccountsService
 from cluster.accounts.types import Account, ProfileInput
+from cluster.auth.cache import AuthCache
+from cluster.auth.invalidation import Invalidations
 from cluster.auth.passwords import Passwords, check_policy
 from cluster.auth.sessions import SessionInfo, SessionStore, TokenPair
 from cluster.auth.throttle import LoginThrottle
@@ -33,7 +35,15 @@ from domain.clock import Clock
 from domain.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from domain.validation import normalize_email
 
-__all__ = ["AuthService", "Registered", "SessionInfo", "TokenPair", "User", "set_user_role"]
+__all__ = [
+    "AuthService",
+    "Registered",
+    "SessionInfo",
+    "TokenPair",
+    "User",
+    "set_user_disabled",
+    "set_user_role",
+]
 
 log = logging.getLogger(__name__)
 _BAD_CREDENTIALS = "invalid email or password"
@@ -67,6 +77,8 @@ class AuthService:
         passwords: Passwords | None = None,
         refresh_ttl: timedelta = timedelta(days=30),
         reuse_grace: timedelta = timedelta(seconds=10),
+        cache: AuthCache | None = None,
+        invalidations: Invalidations | None = None,
     ) -> None:
         self.db, self.clock = db, clock
         self.accounts, self.throttle = accounts, throttle
@@ -78,7 +90,10 @@ class AuthService:
             codec=codec,
             refresh_ttl=refresh_ttl,
             reuse_grace=reuse_grace,
+            cache=cache,
+            invalidations=invalidations,
         )
+        self.invalidations = self.sessions.invalidations
 
     # --- registration and login ---
     def register(
@@ -149,6 +164,11 @@ class AuthService:
         """The principal of a valid token whose session is live, else ``Unauthenticated``."""
         return self.sessions.verify_access(token)
 
+    def verify_cached(self, token: str) -> Principal | None:
+        """``verify_access`` from the process's cache, without I/O; ``None``: ask
+        ``verify_access`` (in a thread)."""
+        return self.sessions.verify_cached(token)
+
     def is_session_active(self, session_id: str) -> bool:
         """For the WebSocket gateway: poll every few seconds per open socket (sync: call
         it in a thread; about 1 ms, one indexed read)."""
@@ -174,11 +194,20 @@ class AuthService:
 
     def set_role(self, email: str, role: str, *, actor: str) -> User:
         with self.db.session() as s:
-            return set_user_role(s, email, role, actor=actor)
+            user = set_user_role(s, email, role, actor=actor)
+        self.invalidations.user(user.id)  # after commit: every process re-reads the user
+        return user
+
+    def set_disabled(self, email: str, disabled: bool, *, actor: str) -> User:
+        with self.db.session() as s:
+            user = set_user_disabled(s, email, disabled, actor=actor)
+        self.invalidations.user(user.id)
+        return user
 
 
 def set_user_role(s: Session, email: str, role: str, *, actor: str) -> User:
-    """Change a role (admin CLI); takes effect on the user's next request."""
+    """Change a role (admin CLI), in the caller's transaction. After the commit, publish
+    ``Invalidations.user``, or cached sessions keep the old role up to the cache TTL."""
     if role not in ROLES:
         raise ValidationFailed("role", "role", f"role must be one of {', '.join(ROLES)}")
     email = normalize_email(email)
@@ -188,6 +217,21 @@ def set_user_role(s: Session, email: str, role: str, *, actor: str) -> User:
     if row is None:
         raise NotFound("user not found")
     accounts_repo.audit(s, actor, "user.set_role", f"user:{row.id}", role=role)
+    return _user(row._mapping)
+
+
+def set_user_disabled(s: Session, email: str, disabled: bool, *, actor: str) -> User:
+    """Disable (or re-enable) a user, in the caller's transaction; a disabled user's tokens
+    are refused. After the commit, publish ``Invalidations.user`` (as for a role)."""
+    row = s.execute(
+        update(users)
+        .where(users.c.email == normalize_email(email))
+        .values(disabled=disabled)
+        .returning(users)
+    ).first()
+    if row is None:
+        raise NotFound("user not found")
+    accounts_repo.audit(s, actor, "user.set_disabled", f"user:{row.id}", disabled=disabled)
     return _user(row._mapping)
 
 

@@ -1,12 +1,17 @@
 """Sessions and their tokens: open, rotate, verify, revoke.
 
-PostgreSQL is the truth for revocation: ``verify_access`` reads the session row on every
-request (one primary-key lookup joined to ``users``, so a disabled user or a changed role
-takes effect at once too). Redis holds a cache of *revoked* session ids that can only
-refuse faster: a missing key or a Redis outage falls through to the database, so an
-outage can never let a revoked token through. While Redis is marked unhealthy the cache
-is not even asked (no retry latency per request); a readiness probe or any other
-successful Redis call marks it healthy again.
+PostgreSQL is the truth for revocation. ``verify_access`` needs the session row joined to
+its user (so a disabled user or a changed role takes effect too); it is served from the
+per-process ``AuthCache`` (``cache.py``) and read from PostgreSQL on a miss or whenever the
+cache is not trusted (its Redis subscription is down or silent). Every write here that
+must take effect publishes an invalidation after its commit (``invalidation.py``): logout,
+revoking one's own session, and a refresh-token reuse that revokes the family. A revoked
+token is thus refused on every process within the cache's liveness bound (< 1 s), and at
+once on the process that revoked it. ``last_seen_at`` is refreshed when a row is loaded
+(at most once a minute per session and process), not on every request.
+
+``is_session_active`` (the WebSocket gateway's poll) still reads PostgreSQL each time: the
+gateway's fail-closed rule (close a socket no check could confirm) is defined on it.
 
 Refresh tokens rotate: each use marks the token used and issues its child in the same
 family (= session). A used token presented again after ``reuse_grace`` means two parties
@@ -26,10 +31,12 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from cluster.accounts import repository as accounts_repo
+from cluster.auth.cache import AuthCache, SessionState
+from cluster.auth.invalidation import Invalidations
 from cluster.auth.tables import refresh_tokens, sessions
 from cluster.auth.tokens import Principal, TokenCodec, hash_refresh_token, new_refresh_token
 from cluster.db import Database
-from cluster.redis_client import RedisUnavailable, ResilientRedis
+from cluster.redis_client import ResilientRedis
 from cluster.tables import users
 from domain.clock import Clock
 from domain.errors import NotFound, Unauthenticated
@@ -47,6 +54,12 @@ class TokenPair:
     refresh_expires_at: datetime
     session_id: str
     expires_in: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Refused:
+    message: str
+    revoked_session: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +83,15 @@ class SessionStore:
         codec: TokenCodec,
         refresh_ttl: timedelta = timedelta(days=30),
         reuse_grace: timedelta = timedelta(seconds=10),
+        cache: AuthCache | None = None,
+        invalidations: Invalidations | None = None,
     ) -> None:
+        """Without ``cache`` every check reads PostgreSQL; ``invalidations`` defaults to a
+        publisher on ``redis`` (no subscriber: the caller starts one for its cache)."""
         self.db, self.redis, self.clock, self.codec = db, redis, clock, codec
         self.refresh_ttl, self.reuse_grace = refresh_ttl, reuse_grace
+        self.cache = cache
+        self.invalidations = invalidations or Invalidations(redis, cache)
 
     def open_in(
         self,
@@ -105,36 +124,25 @@ class SessionStore:
     # --- refresh rotation ---
     def refresh(self, token: str) -> TokenPair:
         now = self.clock.now()
-        outcome: TokenPair | str
         with self.db.session() as s:
             outcome = self._rotate(s, token, now)
-        if isinstance(outcome, str):
-            if outcome == _REUSE:
-                self._cache_revoked_by_token(token)
-            raise Unauthenticated(outcome)
+        if isinstance(outcome, _Refused):
+            if outcome.revoked_session is not None:  # committed: now tell every process
+                self.invalidations.session(outcome.revoked_session)
+            raise Unauthenticated(outcome.message)
         return outcome
 
-    def _cache_revoked_by_token(self, token: str) -> None:
-        with self.db.session() as s:
-            sid = s.execute(
-                select(refresh_tokens.c.session_id).where(
-                    refresh_tokens.c.token_hash == hash_refresh_token(token)
-                )
-            ).scalar()
-        if sid is not None:
-            self._cache_revoked(str(sid))
-
-    def _rotate(self, s: Session, token: str, now: datetime) -> TokenPair | str:
-        """A new pair, or the refusal message (after committing any revocation)."""
+    def _rotate(self, s: Session, token: str, now: datetime) -> TokenPair | _Refused:
+        """A new pair, or the refusal (with the session it revoked, if any)."""
         if not token or len(token) > 512:
-            return "invalid refresh token"
+            return _Refused("invalid refresh token")
         row = s.execute(
             select(refresh_tokens)
             .where(refresh_tokens.c.token_hash == hash_refresh_token(token))
             .with_for_update()
         ).first()
         if row is None:
-            return "invalid refresh token"
+            return _Refused("invalid refresh token")
         sess = s.execute(
             select(sessions, users.c.role, users.c.disabled)
             .join(users, users.c.id == sessions.c.user_id)
@@ -142,18 +150,18 @@ class SessionStore:
             .with_for_update(of=sessions)
         ).one()
         if sess.revoked_at is not None or sess.expires_at <= now or sess.disabled:
-            return "session revoked or expired"
+            return _Refused("session revoked or expired")
         if row.used_at is not None:
             if now - row.used_at <= self.reuse_grace:
-                return "refresh token already rotated"
+                return _Refused("refresh token already rotated")
             self._revoke_in(s, sess.id, now, "refresh-reuse")
             accounts_repo.audit(
                 s, f"user:{sess.user_id}", "auth.refresh_reuse", f"session:{sess.id}"
             )
             log.warning("refresh token reuse: session %s revoked", sess.id)
-            return _REUSE
+            return _Refused(_REUSE, revoked_session=str(sess.id))
         if row.expires_at <= now:
-            return "refresh token expired"
+            return _Refused("refresh token expired")
         s.execute(update(refresh_tokens).where(refresh_tokens.c.id == row.id).values(used_at=now))
         s.execute(update(sessions).where(sessions.c.id == sess.id).values(last_seen_at=now))
         refresh = self._insert_refresh(s, sess.id, row.id, now, sess.expires_at)
@@ -193,11 +201,34 @@ class SessionStore:
         """The principal of a valid token whose session is live, else ``Unauthenticated``."""
         now = self.clock.now()
         principal = self.codec.decode(token, now=now)
-        if self._cached_revoked(principal.session_id):
-            raise Unauthenticated("session revoked")
+        return _admit(principal, self._session_state(principal.session_id, now), now)
+
+    def verify_cached(self, token: str) -> Principal | None:
+        """``verify_access`` without I/O (safe on an event loop): the answer when the trusted
+        cache holds the session, ``None`` when only ``verify_access`` can tell."""
+        if self.cache is None:
+            return None
+        now = self.clock.now()
+        principal = self.codec.decode(token, now=now)
+        key = _canonical(principal.session_id)
+        state = None if key is None else self.cache.session(key)
+        return None if state is None else _admit(principal, state, now)
+
+    def _session_state(self, session_id: str, now: datetime) -> SessionState | None:
+        """From the cache if it is trusted and holds it, else from PostgreSQL (then cached)."""
+        key, cache, epoch = _canonical(session_id), self.cache, 0  # as invalidations say it
+        if key is None:
+            return None
+        sid = uuid.UUID(key)
+        if cache is not None:
+            hit = cache.session(key)
+            if hit is not None:
+                return hit
+            epoch = cache.epoch  # before the read: a revocation meanwhile voids the fill
         with self.db.session() as s:
             row = s.execute(
                 select(
+                    sessions.c.user_id,
                     sessions.c.revoked_at,
                     sessions.c.expires_at,
                     sessions.c.last_seen_at,
@@ -205,35 +236,28 @@ class SessionStore:
                     users.c.disabled,
                 )
                 .join(users, users.c.id == sessions.c.user_id)
-                .where(
-                    sessions.c.id == uuid.UUID(principal.session_id),
-                    sessions.c.user_id == uuid.UUID(principal.user_id),
-                )
+                .where(sessions.c.id == sid)
             ).first()
-            if row is None or row.revoked_at is not None or row.disabled or row.expires_at <= now:
-                raise Unauthenticated("session revoked or expired")
-            if now - row.last_seen_at >= _LAST_SEEN_EVERY:
-                s.execute(
-                    update(sessions)
-                    .where(sessions.c.id == uuid.UUID(principal.session_id))
-                    .values(last_seen_at=now)
-                )
-        # The role is read from the database, so a role change applies at once.
-        return Principal(
-            user_id=principal.user_id,
-            role=row.role,
-            session_id=principal.session_id,
-            jti=principal.jti,
-            expires_at=principal.expires_at,
-        )
+            if row is None:
+                return None
+            state = SessionState(
+                user_id=str(row.user_id),
+                role=row.role,
+                disabled=row.disabled,
+                revoked=row.revoked_at is not None,
+                expires_at=row.expires_at,
+            )
+            if state.live(now) and now - row.last_seen_at >= _LAST_SEEN_EVERY:
+                s.execute(update(sessions).where(sessions.c.id == sid).values(last_seen_at=now))
+        if cache is not None:
+            cache.put_session(key, state, epoch)
+        return state
 
     def is_session_active(self, session_id: str) -> bool:
         """For the WebSocket gateway: poll every few seconds for each open socket."""
         try:
             sid = uuid.UUID(session_id)
         except ValueError:
-            return False
-        if self._cached_revoked(str(sid)):
             return False
         with self.db.session() as s:
             row = s.execute(
@@ -248,23 +272,13 @@ class SessionStore:
             and row.expires_at > self.clock.now()
         )
 
-    def _cached_revoked(self, session_id: str) -> bool:
-        if not self.redis.health.ok:
-            return False  # don't pay retry latency per request; the DB decides
-        try:
-            key = self.redis.key("revoked-session", session_id)
-            return bool(self.redis.call("revoked-get", lambda r: r.exists(key)))
-        except RedisUnavailable:
-            return False
-
     # --- sessions ---
     def logout(self, principal: Principal) -> None:
+        sid = uuid.UUID(principal.session_id)
         with self.db.session() as s:
-            self._revoke_in(s, uuid.UUID(principal.session_id), self.clock.now(), "logout")
-            accounts_repo.audit(
-                s, f"user:{principal.user_id}", "auth.logout", f"session:{principal.session_id}"
-            )
-        self._cache_revoked(principal.session_id)
+            self._revoke_in(s, sid, self.clock.now(), "logout")
+            accounts_repo.audit(s, f"user:{principal.user_id}", "auth.logout", f"session:{sid}")
+        self.invalidations.session(str(sid))
 
     def list_for(self, user_id: str, limit: int = 100) -> list[SessionInfo]:
         """Newest first, revoked ones included (with ``revoked_at``) until the job purges them."""
@@ -289,7 +303,7 @@ class SessionStore:
                 raise NotFound("session not found")
             self._revoke_in(s, sid, self.clock.now(), "user-revoked")
             accounts_repo.audit(s, f"user:{user_id}", "auth.revoke_session", f"session:{sid}")
-        self._cache_revoked(str(sid))
+        self.invalidations.session(str(sid))
 
     def _revoke_in(self, s: Session, sid: Any, now: datetime, reason: str) -> None:
         s.execute(
@@ -298,14 +312,25 @@ class SessionStore:
             .values(revoked_at=now, revoked_reason=reason)
         )
 
-    def _cache_revoked(self, session_id: str) -> None:
-        """Best effort: the database already holds the revocation."""
-        key = self.redis.key("revoked-session", session_id)
-        ttl = int(self.codec.ttl.total_seconds()) + 60
-        try:
-            self.redis.call("revoked-set", lambda r: r.set(key, b"1", ex=ttl))
-        except RedisUnavailable:
-            log.warning("revoked-session cache write skipped (redis down); DB still refuses")
+
+def _admit(principal: Principal, state: SessionState | None, now: datetime) -> Principal:
+    if state is None or state.user_id != principal.user_id or not state.live(now):
+        raise Unauthenticated("session revoked or expired")
+    # The role is the stored one, not the claim's, so a role change applies too.
+    return Principal(
+        user_id=principal.user_id,
+        role=state.role,
+        session_id=principal.session_id,
+        jti=principal.jti,
+        expires_at=principal.expires_at,
+    )
+
+
+def _canonical(session_id: str) -> str | None:
+    try:
+        return str(uuid.UUID(session_id))
+    except ValueError:
+        return None
 
 
 def _session(m: Any) -> SessionInfo:

@@ -103,7 +103,7 @@ class AlpacaBroker:
         await self.aclose()
 
     # -- BrokerPort ------------------------------------------------------------------
-    async def submit(self, order: Order) -> BrokerOrderState:
+    async def submit(self, order: Order, *, resend: bool = False) -> BrokerOrderState:
         payload = order_payload(order)
         coid = payload["client_order_id"]
 
@@ -115,9 +115,14 @@ class AlpacaBroker:
                 )
             raise exc
 
-        body = await self._call(
-            "POST", "/v2/orders", json=payload, on_retried_4xx=resolve_duplicate
-        )
+        try:
+            body = await self._call(
+                "POST", "/v2/orders", json=payload, on_retried_4xx=resolve_duplicate
+            )
+        except BrokerRejected as exc:
+            if not resend:
+                raise
+            body = await resolve_duplicate(exc)  # the client order id is the idempotency key
         return to_state(body)
 
     async def get(self, order_id: str) -> BrokerOrderState | None:

@@ -10,7 +10,8 @@ orders whose reservation needs no market price are summed in SQL with the same f
 - limit, stop_limit: ``ceil_cents(open_qty x limit)``
 - stop: ``ceil_cents(open_qty x stop x (1 + buffer))``
 
-rounded up to the cent per order, as the domain does. Market and trailing-stop buys need
+rounded up to the cent per order, as the domain does, plus the order's ``fee_reserve``
+(the most it can pay in fees, whole cents). Market and trailing-stop buys need
 the ask, so they are loaded (few: they fill or are priced at once) and reserved in Python.
 ``elson reconcile`` recomputes every reservation in Python, and a test compares the two.
 """
@@ -27,7 +28,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Session
 
 from cluster.orders import repository as repo
-from cluster.orders.tables import orders, postings
+from cluster.orders.tables import balances, orders
 from domain.ledger import CASH
 from domain.money import EXACT
 from domain.orders import Order, OrderType, Side
@@ -48,13 +49,16 @@ _NIL = uuid.UUID(int=0)  # no order has it: "exclude nothing"
 
 
 def _open_buys() -> list[ColumnElement[bool]]:
-    """Open buys of ``:account`` except ``:exclude``, not superseded by a replacement."""
+    """Open buys of ``:account`` except ``:exclude``.
+
+    An order with a pending replace counts as well as its replacement: until the broker
+    confirms the replace, the old order's remainder can still fill, and the replacement
+    then works its whole quantity (``domain.paper``; see ``risk.reserved_cash``)."""
     c = orders.c
     return [
         c.account_id == bindparam("account", type_=UUID(as_uuid=True)),
         c.side == Side.BUY.value,
         c.status.in_(repo.OPEN_STATUSES),
-        repo.not_superseded(),
         c.id != bindparam("exclude", type_=UUID(as_uuid=True)),
     ]
 
@@ -81,7 +85,7 @@ def _reserved_sum() -> ColumnElement[Any]:
         ),
         else_=0,
     )
-    return func.coalesce(func.sum(amount), 0)
+    return func.coalesce(func.sum(amount + c.fee_reserve), 0)  # fees: on top, per open buy
 
 
 @cache
@@ -89,9 +93,9 @@ def _buy_book_statement() -> Select[Any]:
     """Built once: constructing the expression costs more than running it."""
     reserved = select(_reserved_sum()).where(*_open_buys(), ~_needs_price())
     priced = select(func.count()).select_from(orders).where(*_open_buys(), _needs_price())
-    cash = select(func.coalesce(func.sum(postings.c.amount), 0)).where(
-        postings.c.account_id == bindparam("account", type_=UUID(as_uuid=True)),
-        postings.c.ledger_account == CASH,
+    cash = select(func.coalesce(func.sum(balances.c.amount), 0)).where(
+        balances.c.account_id == bindparam("account", type_=UUID(as_uuid=True)),
+        balances.c.ledger_account == CASH,
     )
     return select(cash.scalar_subquery(), reserved.scalar_subquery(), priced.scalar_subquery())
 

@@ -9,34 +9,35 @@ that keep them are single transactions, and constraints refuse most bad rows):
 - ``cash``: cash equals minus the other USD ledger accounts (funding, trades, fees), and
   ``cash-non-negative``: it is never below zero (no margin in paper).
 - ``fill-booked``: every fill has its ``fill:<execution_id>`` entry with the cash leg
-  ``to_cents(qty x price)``.
+  ``to_cents(qty x price)`` plus (buy) or minus (sell) the fill's fee.
+- ``fill-fee`` / ``fees``: each fill's entry posts its fee on ``fees``, and each account's
+  ``fees`` balance is the sum of its fills' fees and other fee postings (``fee_check``).
 - ``position``: each position equals the signed sum of its fills plus reset entries.
 - ``order-filled-qty``: an order's filled quantity equals the sum of its fills.
 - ``order-status`` / ``event-transition``: each order's status is the last status its
   events reached, and every stored event is a move the transition table allows.
-- ``reservations``: open buy orders never reserve more than the cash (market buys
-  without a quote are left out: they cannot be valued).
+- ``reservations`` / ``reservation-price`` / ``reservations-sql`` / ``sell-reservations``:
+  every open order's reservation, market buys priced at the latest quote or else at
+  their ``reserve_price``, fits the cash or the shares held (see ``reserve_check``).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from cluster.orders import repository as repo
-from cluster.orders import risk
+from cluster.orders import fee_check, reserve_check
 from cluster.orders.types import Difference
 from domain.ledger import to_cents
 from domain.money import EXACT
-from domain.orders import Order, OrderEventKind, OrderStatus, transition_target
+from domain.orders import OrderEventKind, OrderStatus, transition_target
 
 ZERO = Decimal(0)
-AskLookup = Callable[[list[Order]], dict[str, Decimal]]
+AskLookup = reserve_check.AskLookup
 
 
 def _rows(s: Session, sql: str, account_id: str | None) -> list[Any]:
@@ -51,7 +52,16 @@ def check(
     s: Session, account_id: str | None, *, asks: AskLookup, buffer_bps: Decimal
 ) -> list[Difference]:
     out: list[Difference] = []
-    for fn in (_entries, _cash, _fills, _positions, _orders, _events):
+    for fn in (
+        _entries,
+        _cash,
+        _fills,
+        fee_check.check,
+        _positions,
+        _orders,
+        _events,
+        _materialized,
+    ):
         out.extend(fn(s, account_id))
     out.extend(_reservations(s, account_id, asks, buffer_bps))
     return out
@@ -91,6 +101,25 @@ def _entries(s: Session, account_id: str | None) -> list[Difference]:
     return out
 
 
+def _materialized(s: Session, account_id: str | None) -> list[Difference]:
+    """``balances`` (kept by a trigger) must equal the sums of the postings, row for row."""
+    return [
+        Difference("balance-materialized", str(acc), f"balance {ledger}", _fmt(posted), _fmt(kept))
+        for acc, ledger, posted, kept in _rows(
+            s,
+            "SELECT coalesce(p.account_id, b.account_id), coalesce(p.ledger_account, "
+            "b.ledger_account), coalesce(p.total, 0), coalesce(b.amount, 0) FROM "
+            "(SELECT account_id, ledger_account, sum(amount) AS total FROM postings"
+            " WHERE (CAST(:account AS uuid) IS NULL OR account_id = CAST(:account AS uuid))"
+            " GROUP BY 1, 2) p FULL JOIN (SELECT * FROM balances"
+            " WHERE (CAST(:account AS uuid) IS NULL OR account_id = CAST(:account AS uuid))) b"
+            " ON b.account_id = p.account_id AND b.ledger_account = p.ledger_account"
+            " WHERE coalesce(p.total, 0) <> coalesce(b.amount, 0) ORDER BY 1, 2",
+            account_id,
+        )
+    ]
+
+
 def _cash(s: Session, account_id: str | None) -> list[Difference]:
     usd: dict[str, dict[str, Decimal]] = defaultdict(dict)
     for acc, ledger, total in _rows(
@@ -114,16 +143,17 @@ def _cash(s: Session, account_id: str | None) -> list[Difference]:
 
 def _fills(s: Session, account_id: str | None) -> list[Difference]:
     out = []
-    for eid, acc, side, qty, price, booked in _rows(
+    for eid, acc, side, qty, price, fee, booked in _rows(
         s,
-        "SELECT f.execution_id, f.account_id, f.side, f.qty, f.price, p.amount FROM fills f "
+        "SELECT f.execution_id, f.account_id, f.side, f.qty, f.price, f.fee, p.amount "
+        "FROM fills f "
         "LEFT JOIN postings p ON p.entry_id = 'fill:' || f.execution_id "
         "AND p.ledger_account = 'cash'"
         " WHERE (CAST(:account AS uuid) IS NULL OR f.account_id = CAST(:account AS uuid))",
         account_id,
     ):
         gross = to_cents(EXACT.multiply(qty, price))
-        expected = -gross if side == "buy" else gross
+        expected = -gross - fee if side == "buy" else gross - fee
         if booked is None or booked != expected:
             shown = "no entry" if booked is None else _fmt(booked)
             out.append(
@@ -228,29 +258,4 @@ def _events(s: Session, account_id: str | None) -> list[Difference]:
 def _reservations(
     s: Session, account_id: str | None, asks: AskLookup, buffer_bps: Decimal
 ) -> list[Difference]:
-    by_account: dict[str, list[Order]] = defaultdict(list)
-    for order in repo.open_orders(s, account_id=account_id):
-        by_account[order.account_id].append(order)
-    cash = {
-        str(acc): total
-        for acc, total in _rows(
-            s,
-            "SELECT account_id, sum(amount) FROM postings WHERE ledger_account = 'cash'"
-            " AND (CAST(:account AS uuid) IS NULL OR account_id = CAST(:account AS uuid))"
-            " GROUP BY 1",
-            account_id,
-        )
-    }
-    out = []
-    for acc, opens in sorted(by_account.items()):
-        prices = asks(opens)
-        valued = [o for o in opens if not risk.needs_ask(o) or str(o.symbol) in prices]
-        held = risk.reserved_cash(valued, prices, buffer_bps)
-        have = cash.get(acc, ZERO)
-        if held > have:
-            out.append(
-                Difference(
-                    "reservations", acc, "open buy reservations", f"<= {_fmt(have)}", _fmt(held)
-                )
-            )
-    return out
+    return reserve_check.check(s, account_id, asks=asks, buffer_bps=buffer_bps)

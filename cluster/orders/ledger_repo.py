@@ -1,12 +1,11 @@
-"""SQL for the ledger: journal entries and their postings. Balances are always sums of
-postings, computed by PostgreSQL over ``ix_postings_account_id_ledger_account``; nothing
-stores a balance twice.
+"""SQL for the ledger: journal entries and their postings, and the balances they add to.
 
-Cost: a balance is an index range scan over the account's postings for one ledger
-account, so it grows with the account's history (one row per fill for ``cash``). At
-about 10^5 fills per account that becomes the slow part of a submit; the remedy then is a
-per-account snapshot entry (a checkpoint of balances, itself a journal fact), not a
-mutable balance column.
+The postings are the truth. Reading a balance as their sum grows with the account's
+history (one row per fill for ``cash``), so balances are materialized in ``balances``: a
+statement-level trigger on ``postings`` (migration ``0005_order_path``) adds every
+inserted posting to its row in the same transaction, whatever code inserts it. A balance
+read is then one primary-key lookup. ``posted_balances`` still sums the postings, for
+``elson reconcile``, which checks that the two agree.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from cluster.orders import mappers
+from cluster.orders.tables import balances as balance_rows
 from cluster.orders.tables import fills, journal_entries, postings
 from domain.ledger import CASH, JournalEntry, Posting, position_account
 
@@ -59,13 +59,13 @@ def insert_entry(session: Session, entry: JournalEntry) -> bool:
 
 
 def balance(session: Session, account_id: str, ledger_account: str) -> Decimal:
+    b = balance_rows.c
     total = session.execute(
-        select(func.coalesce(func.sum(postings.c.amount), 0)).where(
-            postings.c.account_id == uuid.UUID(account_id),
-            postings.c.ledger_account == ledger_account,
+        select(b.amount).where(
+            b.account_id == uuid.UUID(account_id), b.ledger_account == ledger_account
         )
-    ).scalar_one()
-    return Decimal(total)
+    ).scalar_one_or_none()
+    return Decimal(total or 0)
 
 
 def cash(session: Session, account_id: str) -> Decimal:
@@ -77,6 +77,16 @@ def position(session: Session, account_id: str, symbol: str) -> Decimal:
 
 
 def balances(session: Session, account_id: str) -> dict[str, Decimal]:
+    """Every materialized balance of the account (zero balances included)."""
+    b = balance_rows.c
+    rows = session.execute(
+        select(b.ledger_account, b.amount).where(b.account_id == uuid.UUID(account_id))
+    )
+    return {account: Decimal(total) for account, total in rows}
+
+
+def posted_balances(session: Session, account_id: str) -> dict[str, Decimal]:
+    """The same, summed from the postings (the truth; for reconcile)."""
     rows = session.execute(
         select(postings.c.ledger_account, func.sum(postings.c.amount))
         .where(postings.c.account_id == uuid.UUID(account_id))

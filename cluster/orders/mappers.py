@@ -20,6 +20,7 @@ MUTABLE = (
     "filled_notional",
     "filled_avg_price",
     "high_water_mark",
+    "stop_triggered",
     "reject_reason",
     "replaced_by",
     "updated_at",
@@ -51,6 +52,7 @@ def update_values(order: Order) -> dict[str, Any]:
         "filled_notional": order.filled_notional,
         "filled_avg_price": order.filled_avg_price,
         "high_water_mark": order.high_water_mark,
+        "stop_triggered": order.stop_triggered,
         "reject_reason": order.reject_reason,
         "replaced_by": _uuid(order.replaced_by),
         "updated_at": order.updated_at,
@@ -83,6 +85,8 @@ def insert_values(
         "trail_percent": order.trail_percent,
         "extended_hours": order.extended_hours,
         "replaces": _uuid(order.replaces),
+        "reserve_price": order.reserve_price,
+        "fee_reserve": order.fee_reserve,
         "broker": broker,
         "created_at": order.created_at,
         **update_values(order),
@@ -108,6 +112,9 @@ def order_from_row(row: Mapping[Any, Any], execution_ids: Iterable[str] = ()) ->
         trail_price=None if row["trail_price"] is None else Price(row["trail_price"]),
         trail_percent=row["trail_percent"],
         high_water_mark=row["high_water_mark"],
+        stop_triggered=row.get("stop_triggered", False),
+        reserve_price=row.get("reserve_price"),
+        fee_reserve=row.get("fee_reserve", Decimal(0)),
         extended_hours=row["extended_hours"],
         status=OrderStatus(row["status"]),
         filled_qty=row["filled_qty"],
@@ -138,6 +145,8 @@ def event_detail(event: OrderEvent) -> dict[str, Any]:
         detail["execution_id"] = event.execution_id
         detail["qty"] = _str(event.qty)
         detail["price"] = _str(event.price)
+        if event.fee is not None:
+            detail["fee"] = _str(event.fee)
     if event.detail is not None:
         detail["fill_detail"] = {
             "reference_price": str(event.detail.reference_price),

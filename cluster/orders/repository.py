@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, exists, func, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, Row, and_, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -137,6 +137,7 @@ def insert_fill(session: Session, order: Order, event: OrderEvent) -> bool:
             qty=event.qty.value,
             price=event.price.value,
             at=event.at,
+            fee=event.fee or 0,
         )
         .on_conflict_do_nothing(index_elements=["execution_id"])
         .returning(fills.c.execution_id)
@@ -268,19 +269,4 @@ def count_open(session: Session, account_id: str) -> int:
                 orders.c.status.in_(OPEN_STATUSES),
             )
         ).scalar_one()
-    )
-
-
-_REPLACEMENT = orders.alias("replacement")
-
-
-def not_superseded() -> ColumnElement[bool]:
-    """False for an order whose pending replace has an open replacement: the
-    replacement's reservation stands in for it (see ``risk.reserved_cash``)."""
-    return ~and_(
-        orders.c.status == OrderStatus.PENDING_REPLACE.value,
-        exists().where(
-            _REPLACEMENT.c.id == orders.c.replaced_by,
-            _REPLACEMENT.c.status.in_(OPEN_STATUSES),
-        ),
     )

@@ -20,7 +20,7 @@ from domain.errors import ValidationFailed
 from domain.ledger import reservation, sellable_qty
 from domain.market_hours import MarketCalendar
 from domain.money import EXACT
-from domain.orders import Order, OrderStatus, OrderType, Side, TimeInForce
+from domain.orders import Order, OrderType, Side, TimeInForce
 
 ZERO = Decimal(0)
 _NEEDS_ASK = frozenset({OrderType.MARKET, OrderType.TRAILING_STOP})
@@ -63,15 +63,15 @@ def reserved_cash(
     """Cash held back by open buy orders. Raises ``ValidationFailed('quote', ...)`` when a
     market buy has no ask: we fail closed rather than guess its cost.
 
-    While a replace is pending, the replacement's reservation stands in for the old
-    order's (only one of them can end up working), so the pair is not counted twice.
+    While a replace is pending, both orders count: the old order's remainder can fill
+    until the broker confirms the replace, and the replacement then works its whole
+    quantity (``domain.paper``: it is not reduced by those fills; a full fill of the old
+    order rejects it). The worst case is the sum; the confirmation (``replaced``) ends
+    the old order and so releases its part.
     """
-    orders = list(open_orders)
-    open_ids = {o.id for o in orders if o.status.is_open}
     total = ZERO
-    for order in orders:
-        superseded = order.status is OrderStatus.PENDING_REPLACE and order.replaced_by in open_ids
-        if order.side is Side.BUY and order.status.is_open and not superseded:
+    for order in open_orders:
+        if order.side is Side.BUY and order.status.is_open:
             held = reservation(order, asks.get(str(order.symbol)), buffer_bps)
             total = EXACT.add(total, held.amount)
     return total

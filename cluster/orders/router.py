@@ -1,5 +1,9 @@
 """BrokerRouter: hand stored orders to the configured broker and book what it answers.
 
+Only the outbox dispatcher (``cluster.orders.dispatch``) calls it: no request path waits
+on a broker. ``hook(point)`` marks the points between sending and booking (a test makes
+the dispatcher crash there).
+
 Two shapes of broker sit behind one async API (``submit``/``cancel``/``replace``):
 
 - ``paper``: the named ``PaperBroker`` actor books its own events through the service, so
@@ -78,6 +82,7 @@ class BrokerRouter:
         actor_timeout_s: float = 15.0,
         actor_attempts: int = 3,
         retry_wait_s: float = 0.5,
+        hook: Any = None,
     ) -> None:
         self.service = service
         self.broker_name = broker_name
@@ -86,31 +91,38 @@ class BrokerRouter:
         self.actor_timeout_s = actor_timeout_s
         self.actor_attempts = actor_attempts
         self.retry_wait_s = retry_wait_s
+        self.hook = hook or (lambda point: None)
 
     @classmethod
     def from_settings(cls, settings: Any, service: OrderService, **deps: Any) -> BrokerRouter:
         """Validate ``settings.broker`` (``OperatorError`` if unknown) and build the router."""
         name = str(settings.broker).strip().lower()
         paper_name = deps.pop("paper_name", names.PAPER_BROKER)
+        hook = deps.pop("hook", None)
         paper = PaperActor(settings.ray_namespace, paper_name)
         broker = make_broker(name, settings=settings, paper_factory=lambda: paper, **deps)
         if name == "paper":
-            return cls(service, name, paper=paper)
-        return cls(service, name, broker=broker)
+            return cls(service, name, paper=paper, hook=hook)
+        return cls(service, name, broker=broker, hook=hook)
 
     # -- API ---------------------------------------------------------------------------
-    async def submit(self, order: Order) -> Order:
-        if order.status is not _S.PENDING_NEW:
-            return order  # rejected by the pre-trade checks, or a retry of a routed one
+    async def submit(self, order: Order, *, resend: bool = False) -> Order:
+        """Send a stored order not yet acknowledged (``pending_new``, or ``pending_cancel``
+        asked before the acknowledgement); anything else was routed already."""
+        unacked = order.status in (_S.PENDING_NEW, _S.PENDING_CANCEL)
+        if not unacked or order.submitted_at is not None:
+            return order
         if self.paper is not None:
             await self._paper("submit", str(order.id))
+            self.hook("after_send")
             return await self._get(order.id)
         broker = self._broker()
         try:
-            state = await broker.submit(order)
+            state = await broker.submit(order, resend=resend)
         except BrokerRejected as exc:
             event = OrderEvent(_E.REJECT, self._now(), reason=exc.reason)
             return await self._apply(order.id, [event])
+        self.hook("after_send")
         await asyncio.to_thread(self.service.set_broker_order_id, order.id, state.broker_order_id)
         return await self._apply(order.id, ack_events(state, self._now()))
 
@@ -200,8 +212,3 @@ class BrokerRouter:
             except TimeoutError as exc:
                 raise TransientError(f"paper broker did not answer {method} in time") from exc
         raise AssertionError("unreachable")
-
-
-def wire_router(services: Any) -> None:
-    """Fill ``services.broker`` (call after ``services.orders`` is wired)."""
-    services.broker = BrokerRouter.from_settings(services.settings, services.orders)

@@ -44,6 +44,7 @@ TIFS = tuple(t.value for t in TimeInForce)
 #: ``created`` is the row written when the order is first stored (no broker fact yet).
 EVENT_KINDS = ("created", *(k.value for k in OrderEventKind))
 ENTRY_KINDS = tuple(k.value for k in EntryKind)
+OPEN_STATUSES = tuple(s.value for s in OrderStatus if s.is_open)
 USD_LEDGER_ACCOUNTS = ("cash", "fees", "trades", "funding")
 
 
@@ -93,6 +94,12 @@ orders = Table(
     _ts("expired_at"),
     _ts("failed_at"),
     Column("ack_checks", Integer, nullable=False, server_default=text("0")),
+    #: a stop or stop-limit whose trigger price was crossed (survives a paper restart)
+    Column("stop_triggered", Boolean, nullable=False, server_default=text("false")),
+    #: the price a market or trailing buy's reservation was computed at when submitted
+    Column("reserve_price", Numeric, nullable=True),
+    #: the most a buy can pay in fees (the paper fee model), held with its reservation
+    Column("fee_reserve", Numeric, nullable=False, server_default=text("0")),
     CheckConstraint(_in("status", STATUSES), name="status"),
     CheckConstraint(f"resume_status IS NULL OR {_in('resume_status', STATUSES)}", name="resume"),
     CheckConstraint(_in("side", SIDES), name="side"),
@@ -109,6 +116,13 @@ orders = Table(
     UniqueConstraint("account_id", "idempotency_key"),
     Index("ix_orders_account_id_created_at_id", "account_id", "created_at", "id"),
     Index("ix_orders_status", "status"),
+    # a submit sums the reservations of open orders: this keeps it off the account's history
+    Index(
+        "ix_orders_open_account_id",
+        "account_id",
+        "side",
+        postgresql_where=text(_in("status", OPEN_STATUSES)),
+    ),
 )
 
 fills = Table(
@@ -123,7 +137,9 @@ fills = Table(
     Column("price", Numeric, nullable=False),
     _ts("at", nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("fee", Numeric, nullable=False, server_default=text("0")),
     CheckConstraint("qty > 0", name="qty_positive"),
+    CheckConstraint("fee >= 0 AND fee = round(fee, 2)", name="fee"),
     CheckConstraint("price > 0", name="price_positive"),
     CheckConstraint(_in("side", SIDES), name="side"),
     Index("ix_fills_order_id", "order_id"),
@@ -177,6 +193,38 @@ postings = Table(
     ),
     CheckConstraint("unit <> 'USD' OR amount = round(amount, 2)", name="whole_cents"),
     Index("ix_postings_account_id_ledger_account", "account_id", "ledger_account"),
+)
+
+#: Materialized balances: one row per (account, ledger account), kept by the
+#: ``postings_keep_balances`` trigger in the transaction that inserts the postings.
+balances = Table(
+    "balances",
+    metadata,
+    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False),
+    Column("ledger_account", Text, nullable=False),
+    Column("unit", Text, nullable=False),
+    Column("amount", Numeric, nullable=False),
+    PrimaryKeyConstraint("account_id", "ledger_account"),
+)
+
+#: What the dispatcher must send to a broker, written with the request it carries.
+broker_outbox = Table(
+    "broker_outbox",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("order_id", UUID(as_uuid=True), ForeignKey("orders.id"), nullable=False),
+    Column("replacement_id", UUID(as_uuid=True), nullable=True),
+    Column("broker", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    _ts("sent_at"),
+    Column("outcome", Text, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("last_error", Text, nullable=True),
+    CheckConstraint("action IN ('submit', 'cancel', 'replace')", name="action"),
+    CheckConstraint("(action = 'replace') = (replacement_id IS NOT NULL)", name="replacement"),
+    Index("ix_broker_outbox_unsent", "broker", "id", postgresql_where=text("sent_at IS NULL")),
+    Index("ix_broker_outbox_order_id", "order_id"),
 )
 
 #: Tables whose rows are never updated nor deleted.

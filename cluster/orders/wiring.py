@@ -1,8 +1,7 @@
 """Fill ``services.orders`` (and ``services.calendar`` when no one has) for a process.
 
-Capabilities are wired in a fixed order and ours runs before events and market data, so
-the quote lookup and the publisher resolve ``services.marketdata`` / ``services.events``
-when called, not when wired: whatever is there by the first order is used.
+The service publishes nothing itself: its events go into the durable event log with each
+change (``cluster.eventlog``) and the relay actor carries them to Redis.
 """
 
 from __future__ import annotations
@@ -10,23 +9,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from cluster.marketdata.latest import CachedQuoteLookup
+from cluster.marketdata.latest import quote_lookup_for
 from cluster.orders.service import OrderService
 from domain.market_hours import EXCHANGE_TZ, MarketCalendar
 
 CALENDAR_DAYS = 400
-
-
-class _LatePublish:
-    """``services.events.publish`` if an event bus is set, else a no-op."""
-
-    def __init__(self, services: Any) -> None:
-        self._services = services
-
-    def __call__(self, stream: str, event_type: str, data: dict[str, Any]) -> None:
-        bus = getattr(self._services, "events", None)
-        if bus is not None:
-            bus.publish(stream, event_type, data)
 
 
 def calendar_around(now: Any, days: int = CALENDAR_DAYS) -> MarketCalendar:
@@ -42,8 +29,7 @@ def wire(services: Any) -> None:
         services.db,
         services.clock,
         services.calendar,
-        CachedQuoteLookup(services.redis, services.clock.now),
+        quote_lookup_for(services),
         reserve_buffer_bps=settings.reserve_buffer_bps,
         broker_name=settings.broker,
-        publish=_LatePublish(services),
     )

@@ -13,6 +13,7 @@ MODULES = (
     "serve.routes.trading",
     "serve.routes.marketdata",
     "serve.routes.optimization",
+    "serve.routes.bench",
 )
 
 

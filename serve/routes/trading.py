@@ -58,14 +58,6 @@ def _order_id(value: str) -> OrderId:
         raise NotFound(f"order {value} not found") from exc
 
 
-async def _route_to_broker(services: Services, order: Order) -> Order:
-    """Send a freshly stored order to the broker; the stored order is the truth either way."""
-    if services.broker is None or order.status.value != "pending_new":
-        return order
-    routed: Order = await services.broker.submit(order)  # the stored order after the ack
-    return routed
-
-
 def register(app: FastAPI, services: Services) -> None:
     router = APIRouter(prefix="/v1", tags=["trading"], responses=PROBLEMS)
 
@@ -101,10 +93,9 @@ def register(app: FastAPI, services: Services) -> None:
         result = await run_in_threadpool(
             _orders(services).submit, acct, request, idempotency_key=idempotency_key
         )
-        order = await _route_to_broker(services, result.order) if result.created else result.order
         if not result.created:
             response.status_code = 200
-        return public(order)
+        return public(result.order)
 
     @router.get("/accounts/{account_id}/orders", response_model=sc.OrderList, summary="List orders")
     async def list_orders(
@@ -220,8 +211,6 @@ def register(app: FastAPI, services: Services) -> None:
         old = await run_in_threadpool(orders.get, acct, _order_id(order_id))
         replace = ReplaceRequest.parse(old, **body.model_dump())
         old, new = await run_in_threadpool(orders.request_replace, acct, old.id, replace)
-        if services.broker is not None:
-            new = await services.broker.replace(old, new)  # the stored replacement
         return public(new)
 
     @router.get(
@@ -368,8 +357,6 @@ def register(app: FastAPI, services: Services) -> None:
 
 async def _cancel(services: Services, acct: AccountId, order_id: OrderId) -> Order:
     order: Order = await run_in_threadpool(_orders(services).request_cancel, acct, order_id)
-    if services.broker is not None:
-        order = await services.broker.cancel(order)  # the stored order after its answer
     return order
 
 
@@ -408,7 +395,8 @@ async def _close(
         qty=str(amount),
     )
     result = await run_in_threadpool(_orders(services).submit, acct, request)
-    return await _route_to_broker(services, result.order)
+    order: Order = result.order
+    return order
 
 
 def _mark(services: Services, pos: Any) -> Decimal:

@@ -194,6 +194,8 @@ def test_token_from_the_future_then_401(client: httpx.Client, alice: ApiUser, se
 def test_verify_access_when_redis_down_then_db_decides_both_ways(
     client: httpx.Client, alice: ApiUser, bob: ApiUser, api_services: Services
 ) -> None:
+    from cluster.auth.cache import AuthCache
+    from cluster.auth.invalidation import Invalidations
     from cluster.auth.sessions import SessionStore
     from cluster.redis_client import ResilientRedis
     from domain.errors import Unauthenticated
@@ -204,13 +206,26 @@ def test_verify_access_when_redis_down_then_db_decides_both_ways(
         f"redis://127.0.0.1:{free_port()}/0", prefix="x:", timeout_s=0.05, attempts=1
     )
     live = api_services.auth.sessions
-    store = SessionStore(db=api_services.db, redis=dead, clock=live.clock, codec=live.codec)
+    cache = AuthCache()
+    subscriber = Invalidations(dead, cache)
+    subscriber.start()  # never subscribes: the cache is never trusted
+    store = SessionStore(
+        db=api_services.db,
+        redis=dead,
+        clock=live.clock,
+        codec=live.codec,
+        cache=cache,
+        invalidations=subscriber,
+    )
     try:
-        with pytest.raises(Unauthenticated):
-            store.verify_access(alice.access)  # cache unreachable: the DB still refuses
+        for _ in range(3):
+            with pytest.raises(Unauthenticated):
+                store.verify_access(alice.access)  # cache unusable: the DB still refuses
+            assert store.verify_cached(alice.access) is None
+            assert store.verify_access(bob.access).user_id == bob.id
         assert store.is_session_active(alice.session_id) is False
-        assert store.verify_access(bob.access).user_id == bob.id
         assert store.is_session_active(bob.session_id) is True
-        assert dead.health.ok is False
+        assert cache.trusted is False and len(cache) == 0 and cache.hits == 0
     finally:
+        subscriber.close()
         dead.close()

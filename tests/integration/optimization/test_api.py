@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cluster.eventlog.store import read_after
 from cluster.settings import Settings
 from serve.api import create_api
 from serve.gateway_protocol import event_text
@@ -113,8 +114,11 @@ def test_quant_submits_and_reads_results_back(
 
     listed = api.get("/v1/optimizations", headers=quant.headers).json()["items"]
     assert job["id"] in [j["id"] for j in listed]
-    # progress reached the owner's jobs stream (what the gateway's `jobs` channel reads)
-    events = opt_services.events.read_since(f"jobs:{quant.id}", 0)
+    # progress reached the owner's jobs stream in the record (the relay carries it to the
+    # Redis stream the gateway's `jobs` channel reads)
+    with opt_services.db.session() as s:
+        events = read_after(s, f"jobs:{quant.id}", 0)
+    assert isinstance(events, list)
     mine = [e for e in events if e.data.get("job_id") == job["id"]]
     assert mine and mine[-1].data["status"] == "succeeded"
     for ev in mine:  # each, as the gateway sends it, is the published JobEventMessage

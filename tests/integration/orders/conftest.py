@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -54,17 +53,25 @@ class FakeQuotes:
         return self.quotes.get(symbol)
 
 
-@dataclass
 class Recorder:
-    """A publisher that keeps what it was given; ``fail`` makes it raise."""
+    """What the service wrote to the durable event log since the fixture started (the
+    service publishes nothing itself: its events are rows written with each change)."""
 
-    calls: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
-    fail: bool = False
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        with db.session() as s:
+            self.start = int(
+                s.execute(text("SELECT coalesce(max(id), 0) FROM events")).scalar_one()
+            )
 
-    def __call__(self, stream: str, event: str, data: dict[str, Any]) -> None:
-        if self.fail:
-            raise ConnectionError("event bus down")
-        self.calls.append((stream, event, data))
+    @property
+    def calls(self) -> list[tuple[str, str, dict[str, Any]]]:
+        with self.db.session() as s:
+            rows = s.execute(
+                text("SELECT stream, type, data FROM events WHERE id > :start ORDER BY id"),
+                {"start": self.start},
+            ).all()
+        return [(r.stream, r.type, dict(r.data)) for r in rows]
 
     def events(self) -> list[str]:
         return [event for _, event, _ in self.calls]
@@ -115,8 +122,8 @@ def quotes() -> FakeQuotes:
 
 
 @pytest.fixture
-def published() -> Recorder:
-    return Recorder()
+def published(orders_db: Database) -> Recorder:
+    return Recorder(orders_db)
 
 
 @pytest.fixture
@@ -125,9 +132,8 @@ def service(
     clock: FakeClock,
     calendar: MarketCalendar,
     quotes: FakeQuotes,
-    published: Recorder,
 ) -> OrderService:
-    return OrderService(orders_db, clock, calendar, quotes, publish=published)
+    return OrderService(orders_db, clock, calendar, quotes)
 
 
 @pytest.fixture

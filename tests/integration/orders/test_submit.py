@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 
+from cluster.db import Database
 from cluster.orders.service import OrderService
 from domain.clock import FakeClock
 from domain.errors import Conflict, IdempotencyMismatch, NotFound
@@ -164,11 +165,16 @@ def test_submit_unknown_account_raises_not_found(service: OrderService) -> None:
         service.submit("00000000-0000-0000-0000-00000000dead", limit_buy())  # type: ignore[arg-type]
 
 
-def test_publish_failure_does_not_undo_the_submit(
-    service: OrderService, account: str, published: Recorder
+def test_submit_writes_its_event_and_outbox_row_in_its_own_transaction(
+    service: OrderService, account: str, published: Recorder, orders_db: Database
 ) -> None:
     service.fund(account, Decimal("1000.00"))
-    published.fail = True
-    result = service.submit(account, limit_buy(client_order_id="pub-fail"))
+    result = service.submit(account, limit_buy(client_order_id="pub-tx"))
     assert result.created
-    assert service.get_by_client_id(account, "pub-fail").status is OrderStatus.PENDING_NEW
+    assert published.calls[-1][:2] == (f"orders:{account}", "pending_new")
+    with orders_db.session() as s:
+        action = s.execute(
+            text("SELECT action FROM broker_outbox WHERE order_id = :o AND sent_at IS NULL"),
+            {"o": result.order.id},
+        ).scalar_one()
+    assert action == "submit"

@@ -7,6 +7,8 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
+from sqlalchemy import text
+
 from cluster.db import Database
 from cluster.orders.service import OrderService
 from cluster.orders.wiring import wire
@@ -28,7 +30,7 @@ class Bus:
         return len(self.sent)
 
 
-def test_wire_builds_calendar_and_resolves_quotes_and_events_late(
+def test_wire_builds_calendar_and_resolves_quotes_late_and_records_events(
     orders_db: Database, settings: Settings, account: str
 ) -> None:
     assert settings.redis_url is not None
@@ -67,7 +69,13 @@ def test_wire_builds_calendar_and_resolves_quotes_and_events_late(
     )
     # the feed shards' cache is where the service looks (cluster.marketdata.latest)
     redis.client.hset(redis.key("feed", "last", "AAPL"), "quote", json.dumps(quote.to_wire()))
-    services.events = bus  # wired after us, as in production
+    services.events = bus  # wired after us, as in production: the service does not use it
     ok = service.submit(account, market("buy")).order  # type: ignore[arg-type]
     assert ok.status is OrderStatus.PENDING_NEW
-    assert bus.sent[-1][:2] == (f"orders:{account}", "pending_new")
+    assert ok.reserve_price == Decimal("10.01")  # the ask it was reserved at
+    assert bus.sent == []  # events go to the durable record with the change, not to a bus
+    with orders_db.session() as s:
+        stream, kind = s.execute(
+            text("SELECT stream, type FROM events ORDER BY id DESC LIMIT 1")
+        ).one()
+    assert (stream, kind) == (f"orders:{account}", "pending_new")

@@ -4,7 +4,8 @@ watch it happen on the WebSocket gateway.
 The deployment runs on a shifted clock (Tuesday 10:00 New York, see MARKET_OPEN in
 tests/integration/conftest.py), so the market is open whatever day the suite runs. Quotes
 come from the simulated provider through the feed shards; the paper broker fills against
-them; order events travel OrderService -> EventBus (Redis Streams) -> gateway -> client.
+them; order events travel OrderService (the record, in PostgreSQL) -> relay -> Redis Streams ->
+gateway -> client, and the outbox dispatcher carries each order to the paper broker.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ async def test_register_fund_trade_and_see_events_positions_and_ledger(serve_app
 
         # market buy: filled against the live quote
         market = await _order(http, acct, h, type="market", qty="5")
-        assert market["status"] in ("new", "filled", "partially_filled"), market
+        # stored and answered at once; the dispatcher sends it to the broker after commit
+        assert market["status"] == "pending_new", market
         filled, seen = await recv_until(
             ws, lambda m: _order_event(m, market["id"], "fill"), within=30
         )

@@ -30,7 +30,13 @@ T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 # order lifecycle docs, not copied from the table under test. Missing pairs are illegal.
 # Setup per status: qty 10, nothing filled, except partially_filled (4 filled).
 EXPECTED: dict[OrderStatus, dict[OrderEventKind, OrderStatus]] = {
-    S.PENDING_NEW: {E.ACKNOWLEDGE: S.NEW, E.ACCEPT_CLOSED: S.ACCEPTED, E.REJECT: S.REJECTED},
+    S.PENDING_NEW: {
+        E.ACKNOWLEDGE: S.NEW,
+        E.ACCEPT_CLOSED: S.ACCEPTED,
+        E.REJECT: S.REJECTED,
+        # a cancel asked before the broker answered the submit (the outbox sends it after)
+        E.CANCEL_REQUESTED: S.PENDING_CANCEL,
+    },
     S.ACCEPTED: {
         E.RELEASE: S.NEW,
         E.REJECT: S.REJECTED,
@@ -69,6 +75,10 @@ EXPECTED: dict[OrderStatus, dict[OrderEventKind, OrderStatus]] = {
         E.CANCELED: S.CANCELED,
         E.CANCEL_REJECTED: S.NEW,
         E.EXPIRE: S.EXPIRED,
+        # the submit's answer arriving after the cancel was asked
+        E.ACKNOWLEDGE: S.PENDING_CANCEL,
+        E.ACCEPT_CLOSED: S.PENDING_CANCEL,
+        E.REJECT: S.REJECTED,
     },
     S.PENDING_REPLACE: {
         E.PARTIAL_FILL: S.PENDING_REPLACE,
@@ -376,3 +386,19 @@ def test_order_event_name_maps_statuses_and_kinds_to_alpaca_names() -> None:
     assert order_event_name(E.CANCEL_REJECTED) == "order_cancel_rejected"
     assert order_event_name(E.REPLACE_REJECTED) == "order_replace_rejected"
     assert order_event_name(E.CANCEL_REQUESTED) == "pending_cancel"
+
+
+@pytest.mark.parametrize(
+    ("ack", "resumes"), [(E.ACKNOWLEDGE, S.NEW), (E.ACCEPT_CLOSED, S.ACCEPTED)]
+)
+def test_cancel_before_the_ack_resumes_where_the_ack_put_it(
+    ack: OrderEventKind, resumes: OrderStatus
+) -> None:
+    order = make_order(S.PENDING_NEW)
+    order.apply(OrderEvent(E.CANCEL_REQUESTED, at=T0))
+    assert order.status is S.PENDING_CANCEL and order.resume_status is S.PENDING_NEW
+    order.apply(OrderEvent(ack, at=T0))
+    assert order.status is S.PENDING_CANCEL
+    assert order.submitted_at == T0
+    order.apply(OrderEvent(E.CANCEL_REJECTED, at=T0, reason="too late"))
+    assert order.status is resumes

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from domain.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
+from domain.fees import FeeModel
 from domain.ids import AccountId, OrderId
 from domain.order_request import OrderRequest, ReplaceRequest
 from domain.orders import Order, OrderEvent, OrderEventKind, OrderStatus
@@ -610,3 +611,27 @@ def test_top_of_book_refuses_naive_time() -> None:
 def test_fill_model_refuses_bad_settings(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValidationFailed):
         FillModel(**kwargs)
+
+
+# -- fees --------------------------------------------------------------------------------
+
+
+def test_fills_carry_the_fee_model_fee_per_order_on_the_first_fill_only() -> None:
+    fees = FeeModel(per_order=D("1.00"), per_share=D("0.01"), taf_per_share=D(0))
+    h = Harness(FillModel(fees=fees))
+    oid = h.submit(T, type="limit", limit_price="100")
+    h.quote(at(1), ask="100", ask_size="4")
+    h.quote(at(2), ask="100", ask_size="100")
+    got = [e.fee for o, e in h.log if o == oid and e.is_fill]
+    assert got == [D("1.04"), D("0.06")]  # 4 shares + per order, then 6 shares
+
+
+def test_sell_fill_carries_the_regulatory_fees_and_default_model_charges_none() -> None:
+    h = Harness(FillModel(fees=FeeModel(sec_rate=D("0.0000278"))))
+    oid = h.submit(T, side="sell")
+    h.quote(at(1), bid="50")  # 10 x 50: SEC 0.0139 -> 0.02, TAF 0.00166 -> 0.01
+    assert [e.fee for o, e in h.log if o == oid and e.is_fill] == [D("0.03")]
+    plain = Harness()
+    sold = plain.submit(T, side="sell")
+    plain.quote(at(1), bid="50")
+    assert [e.fee for o, e in plain.log if o == sold and e.is_fill] == [D(0)]

@@ -9,7 +9,7 @@ from typing import Any
 
 from cluster.events import Event, Gap, interpret_range
 from serve.gateway_conn import Limits
-from serve.gateway_protocol import StreamFanout
+from serve.gateway_streams import StreamFanout
 
 
 class FakeBus:

@@ -1,0 +1,294 @@
+"""The client's requests: submit, cancel, replace. Each is ONE transaction that checks,
+stores the order change, its order-event rows, its durable events and the broker outbox
+row together; nothing here waits on a broker (the dispatcher sends the outbox).
+
+``submit`` looks the quote up *before* taking the account lock (a slow quote source must
+not hold the lock), then locks the account row (``SELECT ... FOR UPDATE``) and runs the
+pre-trade checks against the materialized balances and the reservations of open orders,
+so two submits on one account check one after the other: no overdraft under concurrency.
+A retry with the same ``client_order_id`` (or idempotency key) finds the first order; a
+racing twin that loses the unique index gets the winner's order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import AbstractContextManager
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cluster import metrics
+from cluster.orders import exposure, ledger_repo, outbox, risk
+from cluster.orders import repository as repo
+from cluster.orders.types import SubmitResult
+from domain.clock import Clock
+from domain.errors import Conflict, IdempotencyMismatch, RiskDenied
+from domain.ids import AccountId, OrderId
+from domain.market_hours import MarketCalendar
+from domain.order_request import OrderRequest, ReplaceRequest
+from domain.orders import Order, OrderEvent, OrderEventKind, OrderStatus, Side, order_event_name
+
+Message = tuple[str, str, dict[str, Any]]
+Prices = tuple[Decimal | None, Decimal | None]
+
+
+def _submits() -> metrics._Metric:
+    return metrics.counter("elson_orders_submitted_total", "Order submissions", ("outcome",))
+
+
+def _sqlstate(exc: Exception) -> str | None:
+    return getattr(getattr(exc, "orig", None), "sqlstate", None)
+
+
+def request_of(order: Order) -> OrderRequest:
+    """The request an order answers to: its fingerprint identifies its content."""
+    return OrderRequest(
+        symbol=order.symbol,
+        side=order.side,
+        type=order.type,
+        time_in_force=order.time_in_force,
+        qty=order.qty,
+        notional=order.notional,
+        limit_price=order.limit_price,
+        stop_price=order.stop_price,
+        trail_price=order.trail_price,
+        trail_percent=order.trail_percent,
+        extended_hours=order.extended_hours,
+        client_order_id=order.client_order_id,
+    )
+
+
+class SubmitOps:
+    """Mixed into ``OrderService``, which supplies the attributes and plumbing below."""
+
+    clock: Clock
+    calendar: MarketCalendar
+    broker_name: str
+    reserve_buffer_bps: Decimal
+
+    def _tx(self) -> AbstractContextManager[Session]:
+        raise NotImplementedError
+
+    def _now(self) -> Any:
+        raise NotImplementedError
+
+    def _quote_prices(self, symbol: str) -> Prices:
+        raise NotImplementedError
+
+    def _asks_for(self, opens: list[Order]) -> dict[str, Decimal]:
+        raise NotImplementedError
+
+    if TYPE_CHECKING:  # from ``OrderReads``, later in ``OrderService``'s bases
+
+        def _owned(self, s: Session, account_id: str, order_id: str, *, lock: bool) -> Order: ...
+
+    def _publish_in(self, s: Session, messages: list[Message]) -> None:
+        raise NotImplementedError
+
+    def _message(self, name: str, order: Order, at: Any, **fill: Any) -> Message:
+        raise NotImplementedError
+
+    # -- submit ------------------------------------------------------------------------
+
+    def submit(
+        self, account_id: AccountId, request: OrderRequest, *, idempotency_key: str | None = None
+    ) -> SubmitResult:
+        now = self._now()
+        fingerprint = request.content_fingerprint()
+        order = request.to_order(OrderId(str(uuid.uuid4())), account_id, now)
+        prices = self._quote_prices(str(order.symbol))
+        try:
+            with self._tx() as s:
+                result = self._submit_locked(
+                    s, order, request, fingerprint, idempotency_key, prices
+                )
+        except IntegrityError as exc:
+            if _sqlstate(exc) != "23505":
+                raise
+            # A concurrent twin committed first (same client order id or key): theirs wins.
+            with self._tx() as s:
+                existing = self._existing(s, account_id, request, fingerprint, idempotency_key)
+            if existing is None:
+                raise
+            _submits().inc(tags={"outcome": "duplicate"})
+            return SubmitResult(existing, created=False)
+        _submits().inc(
+            tags={"outcome": result.order.status.value if result.created else "duplicate"}
+        )
+        return result
+
+    def _submit_locked(
+        self,
+        s: Session,
+        order: Order,
+        request: OrderRequest,
+        fingerprint: str,
+        idempotency_key: str | None,
+        prices: Prices,
+    ) -> SubmitResult:
+        account_status = repo.lock_account(s, order.account_id)
+        existing = self._existing(s, order.account_id, request, fingerprint, idempotency_key)
+        if existing is not None:
+            return SubmitResult(existing, created=False)
+        reason = self._denial(s, order, account_status, prices, exclude=None)
+        now = order.created_at
+        events: list[tuple[str, OrderStatus | None, OrderStatus, dict[str, Any]]] = [
+            ("created", None, OrderStatus.PENDING_NEW, {})
+        ]
+        if reason is not None:
+            order.apply(OrderEvent(OrderEventKind.REJECT, at=now, reason=reason))
+            events.append(("reject", OrderStatus.PENDING_NEW, order.status, {"reason": reason}))
+        elif order.side is Side.BUY and risk.needs_ask(order):
+            order.reserve_price = prices[0]
+        repo.insert_order(
+            s,
+            order,
+            fingerprint=fingerprint,
+            idempotency_key=idempotency_key,
+            broker=self.broker_name,
+        )
+        for kind, before, after, detail in events:
+            repo.insert_event(s, order.id, kind, before, after, now, detail)
+        if order.status is OrderStatus.PENDING_NEW:
+            outbox.add(s, order.id, "submit", self.broker_name)
+        self._publish_in(s, [self._message(order_event_name(order.status), order, now)])
+        return SubmitResult(order, created=True)
+
+    def _denial(
+        self,
+        s: Session,
+        order: Order,
+        account_status: str,
+        prices: Prices,
+        *,
+        exclude: str | None,
+    ) -> str | None:
+        account, symbol = order.account_id, str(order.symbol)
+        ask, bid = prices
+        if order.side is Side.BUY:
+            cash, reserved, priced_count = exposure.buy_book(
+                s, account, self.reserve_buffer_bps, exclude=exclude
+            )
+            priced = exposure.priced_buys(s, account, exclude=exclude) if priced_count else []
+            asks = self._asks_for(priced)
+            if ask is not None:
+                asks[symbol] = ask
+            book = risk.Book(
+                status=account_status,
+                cash=cash,
+                reserved=reserved,
+                priced_buys=tuple(priced),
+                asks=asks,
+            )
+        else:
+            book = risk.Book(
+                status=account_status,
+                open_sells=tuple(exposure.open_sells(s, account, symbol, exclude=exclude)),
+                bids={} if bid is None else {symbol: bid},
+                position=ledger_repo.position(s, account, symbol),
+            )
+        return risk.denial(
+            order,
+            book,
+            now=order.created_at,
+            calendar=self.calendar,
+            buffer_bps=self.reserve_buffer_bps,
+        )
+
+    def _existing(
+        self,
+        s: Session,
+        account_id: str,
+        request: OrderRequest,
+        fingerprint: str,
+        idempotency_key: str | None,
+    ) -> Order | None:
+        if idempotency_key is not None:
+            row = repo.find_by_idempotency_key(s, account_id, idempotency_key)
+            if row is not None:
+                same_id = request.client_order_id in (None, row.client_order_id)
+                if row.fingerprint != fingerprint or not same_id:
+                    raise IdempotencyMismatch(
+                        f"idempotency key {idempotency_key!r} was used for a different order"
+                    )
+                return repo.load_order(s, str(row.id))
+        if request.client_order_id is not None:
+            row = repo.find_by_client_id(s, account_id, request.client_order_id)
+            if row is not None:
+                if row.fingerprint != fingerprint:
+                    raise Conflict(
+                        f"client_order_id {request.client_order_id!r} is already used "
+                        "by an order with different content"
+                    )
+                return repo.load_order(s, str(row.id))
+        return None
+
+    # -- requests on existing orders -----------------------------------------------------
+
+    def request_cancel(self, account_id: AccountId, order_id: OrderId) -> Order:
+        """``pending_cancel`` for a working or not yet acknowledged order, with a cancel in
+        the outbox; a repeated request answers the same order; a terminal one raises
+        ``IllegalTransition``. (A cancel that reaches the dispatcher before the submit was
+        ever sent ends the order ``canceled`` without the broker; see ``dispatch``.)"""
+        now = self._now()
+        with self._tx() as s:
+            order = self._owned(s, account_id, order_id, lock=True)
+            if order.status is OrderStatus.PENDING_CANCEL:
+                return order
+            before = order.status
+            order.apply(OrderEvent(OrderEventKind.CANCEL_REQUESTED, at=now))
+            repo.update_order(s, order)
+            repo.insert_event(s, order.id, "cancel_requested", before, order.status, now)
+            outbox.add(s, order.id, "cancel", self.broker_name)
+            self._publish_in(s, [self._message(order_event_name(order.status), order, now)])
+        return order
+
+    def request_replace(
+        self, account_id: AccountId, order_id: OrderId, replace: ReplaceRequest
+    ) -> tuple[Order, Order]:
+        """Old order -> ``pending_replace``; the replacement is stored ``pending_new``,
+        linked both ways (``replaces`` / ``replaced_by``), with a replace in the outbox.
+        The replacement passes the same pre-trade checks as a new order; a denial raises
+        ``RiskDenied`` and changes nothing."""
+        now = self._now()
+        with self._tx() as s:  # the symbol first: the quote is looked up outside the lock
+            symbol = str(self._owned(s, account_id, order_id, lock=False).symbol)
+        prices = self._quote_prices(symbol)
+        with self._tx() as s:
+            status = repo.lock_account(s, account_id)
+            old = self._owned(s, account_id, order_id, lock=True)
+            before = old.status
+            old.apply(OrderEvent(OrderEventKind.REPLACE_REQUESTED, at=now))
+            new = replace.to_order(old, OrderId(str(uuid.uuid4())), now)
+            if replace.client_order_id is not None and repo.find_by_client_id(
+                s, account_id, replace.client_order_id
+            ):
+                raise Conflict(f"client_order_id {replace.client_order_id!r} is already used")
+            reason = self._denial(s, new, status, prices, exclude=old.id)
+            if reason is not None:
+                raise RiskDenied(reason.split(":", 1)[0], reason)
+            old.replaced_by = new.id
+            repo.insert_order(
+                s,
+                new,
+                fingerprint=request_of(new).content_fingerprint(),
+                idempotency_key=None,
+                broker=self.broker_name,
+            )
+            repo.insert_event(s, new.id, "created", None, new.status, now, {"replaces": old.id})
+            repo.update_order(s, old)
+            repo.insert_event(
+                s, old.id, "replace_requested", before, old.status, now, {"replaced_by": new.id}
+            )
+            outbox.add(s, old.id, "replace", self.broker_name, replacement_id=new.id)
+            self._publish_in(
+                s,
+                [
+                    self._message(order_event_name(old.status), old, now),
+                    self._message(order_event_name(new.status), new, now),
+                ],
+            )
+        return old, new
