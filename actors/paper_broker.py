@@ -49,7 +49,6 @@ from cluster.orders.wiring import calendar_around
 from cluster.settings import Environment, Settings
 from domain.clock import Clock, FakeClock
 from domain.errors import Forbidden
-from domain.fees import FeeModel
 from domain.ids import OrderId, parse_order_id
 from domain.paper import FillModel, PaperEngine
 
@@ -72,14 +71,7 @@ def fill_model_for(settings: Settings) -> FillModel:
         slippage_bps=settings.paper_slippage_bps,
         allow_partial=settings.paper_allow_partial,
         latency=timedelta(milliseconds=settings.paper_latency_ms),
-        fees=FeeModel(
-            per_share=settings.paper_fee_per_share,
-            per_order=settings.paper_fee_per_order,
-            rate=settings.paper_fee_rate,
-            sec_rate=settings.paper_fee_sec_rate,
-            taf_per_share=settings.paper_fee_taf_per_share,
-            taf_max=settings.paper_fee_taf_max,
-        ),
+        fees=settings.paper_fee_model(),
     )
 
 

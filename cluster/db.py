@@ -21,6 +21,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -124,6 +125,20 @@ class Database:
             pool,
             pool_timeout_s=pool_timeout_s,
             statement_timeout_ms=statement_timeout_ms,
+            process_label=process_label,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Any, process_label: str | None = None) -> Database:
+        """The process's pool from its settings (the one way every process builds it)."""
+        if settings.database_url is None:
+            raise RuntimeError("no database URL: bootstrap resolves the embedded one first")
+        return cls.for_settings(
+            settings.database_url.get_secret_value(),
+            reserve=settings.db_connection_reserve,
+            processes=settings.pooled_processes,
+            pool_timeout_s=settings.db_pool_timeout_s,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
             process_label=process_label,
         )
 

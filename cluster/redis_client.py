@@ -12,9 +12,9 @@ After an outage-type failure the client's circuit opens for ``cooldown_s``: call
 at once with ``RedisUnavailable`` instead of each waiting for its own timeout. When the
 cooldown is over the next call starts a probe (a PING in the background, one at a time)
 and still fails fast, like the others, until the probe's success closes the circuit: no
-request waits for a server that just timed out. The circuit is ``domain.breaker.Breaker`` with a
-threshold of one failure, shared by every client of the process that talks to the same
-server (``shared_circuit``). ``from_settings`` (every process's client) uses
+request waits for a server that just timed out. The circuit (``cluster.redis_circuit``)
+is shared by every client of the process that talks to the same server, so a request
+pays for at most one timeout. ``from_settings`` (every process's client) uses
 ``redis_down_cooldown_s``; a client built directly has no circuit unless asked.
 
 Every call that fails, skipped ones included (kind ``CircuitOpen``), is counted

@@ -43,14 +43,7 @@ class Runtime:
     ) -> Runtime:
         if settings.database_url is None:
             raise RuntimeError(f"{label} needs a resolved database URL (bootstrap sets it)")
-        db = Database.for_settings(
-            settings.database_url.get_secret_value(),
-            reserve=settings.db_connection_reserve,
-            processes=settings.pooled_processes,
-            pool_timeout_s=settings.db_pool_timeout_s,
-            statement_timeout_ms=settings.db_statement_timeout_ms,
-            process_label=label,
-        )
+        db = Database.from_settings(settings, label)
         clock = clock or clock_for(settings.clock_start, settings.clock_anchor)
         calendar = calendar_around(clock.now())
         orders = OrderService(

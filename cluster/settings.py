@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from domain.fees import SEC_RATE, TAF_MAX, TAF_PER_SHARE
+from domain.fees import SEC_RATE, TAF_MAX, TAF_PER_SHARE, FeeModel
 
 ENV_PREFIX = "ELSON_"
 # Values that must never reach production. The dev default is generated per data folder.
@@ -283,6 +283,18 @@ class Settings(BaseSettings):
     @property
     def provider_chain(self) -> list[str]:
         return [p.strip() for p in self.feed_providers.split(",") if p.strip()]
+
+    def paper_fee_model(self) -> FeeModel:
+        """The paper broker's fees: its fills charge them, and a paper buy holds
+        ``FeeModel.fee_reserve`` on top of its cash reservation."""
+        return FeeModel(
+            per_share=self.paper_fee_per_share,
+            per_order=self.paper_fee_per_order,
+            rate=self.paper_fee_rate,
+            sec_rate=self.paper_fee_sec_rate,
+            taf_per_share=self.paper_fee_taf_per_share,
+            taf_max=self.paper_fee_taf_max,
+        )
 
     @property
     def pooled_processes(self) -> int:

@@ -142,8 +142,9 @@ def deps_from_services(
 
     s: Settings = services.settings
     assert s.redis_url is not None
-    # A blocking XREAD must not hit the socket timeout: give the tailer's client room.
-    aredis = AsyncResilientRedis.from_settings(s, timeout_s=max(s.redis_timeout_s, 2.0))
+    # A blocking XREAD (250 ms) must not hit the socket timeout: the tailer's client gets
+    # the block time on top of the usual bound, and one attempt (the tailer retries).
+    aredis = AsyncResilientRedis.from_settings(s, timeout_s=s.redis_timeout_s + 0.25, attempts=1)
     bus = async_bus_for(s, aredis)
     auth = services.auth
 

@@ -113,6 +113,13 @@ REGISTRY: dict[str, ProblemType] = {
             "This path does not support that method.",
         ),
         ProblemType(
+            "broker-rejected",
+            422,
+            "Broker rejected",
+            "The broker refused the request; `detail` gives its reason.",
+        ),
+        ProblemType("overfill", 409, "Overfill", "A fill would take the order past its quantity."),
+        ProblemType(
             "internal", 500, "Internal error", "An unexpected error; quote the request id."
         ),
     ]
@@ -150,6 +157,11 @@ def problem(slug: str, detail: str | None = None, **extra: Any) -> JSONResponse:
 
 
 def slug_for(exc: BaseException) -> str | None:
+    """The problem type of an error: its own ``code`` when the registry has it (so a broker
+    rejection or an overfill is not a generic conflict), else its nearest known class."""
+    own = getattr(exc, "problem_slug", None) or getattr(exc, "code", None)
+    if isinstance(exc, errors.ElsonError) and own in REGISTRY:
+        return str(own)
     for cls, slug in _DOMAIN_TO_SLUG:
         if isinstance(exc, cls):
             return getattr(exc, "problem_slug", None) or slug

@@ -88,14 +88,7 @@ def build_services(
 ) -> Services:
     if settings.database_url is None or settings.redis_url is None:
         raise RuntimeError("services need resolved database and redis URLs (bootstrap sets them)")
-    db = Database.for_settings(
-        settings.database_url.get_secret_value(),
-        reserve=settings.db_connection_reserve,
-        processes=settings.pooled_processes,
-        pool_timeout_s=settings.db_pool_timeout_s,
-        statement_timeout_ms=settings.db_statement_timeout_ms,
-        process_label=process_label,
-    )
+    db = Database.from_settings(settings, process_label)
     redis = ResilientRedis.from_settings(settings)
     from cluster.clock import clock_for
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -42,6 +43,21 @@ def create_database(name: str) -> str:
 def drop_database(name: str) -> None:
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def own_database(tag: str) -> Iterator[str]:
+    """A migrated database of a test module's own: for actors and loops (dispatcher, relay,
+    reconciler) that work on every row they see, so they must not see other tests' rows."""
+    from cluster import migrate
+
+    name = f"elson_test_{RUN_ID}_{tag}"
+    url = create_database(name)
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        drop_database(name)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,8 @@
 Reads take no locks and change nothing; each is one short transaction. They live apart
 from the write paths (submit, broker events, cancel, replace) so each module stays small;
 ``OrderService`` inherits them and supplies ``_tx`` (its transaction with retryable
-database errors translated).
+database errors translated). The portfolio calls (marked positions, the account summary,
+closing positions, bulk cancels) come in through ``PortfolioOps`` (``portfolio.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from cluster.orders import ledger_repo
 from cluster.orders import repository as repo
+from cluster.orders.portfolio import PortfolioOps
 from cluster.orders.types import Position
 from domain.clock import require_aware
 from domain.cost_basis import FillLine, average_entry_price, cost_bases
@@ -27,7 +29,7 @@ from domain.order_request import parse_enum
 from domain.orders import Order, OrderStatus, Side
 
 
-class OrderReads:
+class OrderReads(PortfolioOps):
     def _tx(self) -> AbstractContextManager[Session]:
         raise NotImplementedError
 

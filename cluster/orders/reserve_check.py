@@ -5,7 +5,9 @@ a price. Reconcile takes the latest ask the quote lookup knows (the feed cache: 
 ``quote``) and, without one, the ask the order was reserved at when it was submitted
 (``orders.reserve_price``: source ``reserve_price``). An open buy that has neither cannot
 be valued and is reported (``reservation-price``), never silently left out. Every other
-order prices itself (its limit, stop or notional: source ``order``).
+order prices itself (its limit, stop, notional or trailing water mark: source ``order``).
+A notional sell promises ``notional / bid`` shares; with no bid here it is listed as not
+valued and left out of the share check.
 
 What must hold per account, with the replace rule of ``risk.reserved_cash`` (an order
 with a pending replace and its replacement both count):
@@ -30,7 +32,7 @@ from cluster.orders import repository as repo
 from cluster.orders.types import Difference, QuoteLookup
 from domain.ledger import CASH, position_account, reservation
 from domain.money import EXACT
-from domain.orders import Order, Side
+from domain.orders import Order, OrderType, Side
 
 ZERO = Decimal(0)
 AskLookup = Callable[[list[Order]], dict[str, Decimal]]
@@ -51,7 +53,10 @@ class Priced:
     def __str__(self) -> str:
         o = self.order
         what = f"order {o.id} {o.side.value} {o.type.value} {o.symbol}"
-        held = "not valued" if self.held is None else f"holds {_fmt(self.held)}"
+        if self.held is None:
+            held = "not valued"
+        else:
+            held = f"holds {self.held:.2f}" if o.side is Side.BUY else f"holds {_fmt(self.held)}"
         if self.source == ORDER:
             used = "priced by the order itself"
         elif self.price is None:
@@ -81,7 +86,7 @@ def price(order: Order, asks: Mapping[str, Decimal], buffer_bps: Decimal) -> Pri
             return Priced(order, None, None, NONE, "notional sell: shares unknown without a bid")
         held = max(ZERO, order.remaining_qty or ZERO)
         return Priced(order, held, None, ORDER, f"{_fmt(held)} shares")
-    if not risk.needs_ask(order):
+    if not risk.needs_ask(order) or _marked(order):
         held = risk.reserved_cash([order], {}, buffer_bps)
         return Priced(order, held, None, ORDER, reservation(order, None, buffer_bps).basis)
     symbol = str(order.symbol)
@@ -166,6 +171,13 @@ def _sells(acc: str, sells: list[Priced], posted: Mapping[str, Decimal]) -> list
                 )
             )
     return out
+
+
+def _marked(order: Order) -> bool:
+    """A trailing stop that has seen the market prices itself from its water mark."""
+    return order.type is OrderType.TRAILING_STOP and (
+        order.stop_price is not None or order.high_water_mark is not None
+    )
 
 
 def _subject(order: Order) -> str:

@@ -37,7 +37,7 @@ from cluster.orders import exposure, invariants, ledger_repo, risk
 from cluster.orders import repository as repo
 from cluster.orders.booking import BookingOps
 from cluster.orders.reads import OrderReads
-from cluster.orders.submit import SubmitOps, request_of
+from cluster.orders.submit import Prices, SubmitOps, request_of
 from cluster.orders.types import Difference, NoQuotes, Position, QuoteLookup, SubmitResult
 from cluster.orders.wire import trade_update
 from domain.clock import Clock, require_aware
@@ -106,18 +106,25 @@ class OrderService(SubmitOps, BookingOps, OrderReads):
     def _publish_in(self, s: Session, messages: list[Message]) -> None:
         eventlog.append(s, messages)
 
-    def _quote_prices(self, symbol: str) -> tuple[Decimal | None, Decimal | None]:
-        """(ask, bid) of the latest quote; a failing lookup reads as no quote (fail closed)."""
+    def _quote_prices(self, symbol: str) -> Prices:
+        """Ask and bid of the latest quote (the feed cache, else the feed shards); a failing
+        lookup reads as no quote (fail closed), and ``why`` says where it looked."""
+        why = ""
         try:
-            quote = self.quotes.latest_quote(symbol)
+            lookup = getattr(self.quotes, "lookup", None)
+            if lookup is not None:
+                answer = lookup(symbol)
+                quote, why = answer.quote, answer.reason
+            else:
+                quote = self.quotes.latest_quote(symbol)
         except Exception:
             log.warning("quote lookup for %s failed", symbol, exc_info=True)
-            return None, None
+            return Prices(why=f"the quote lookup for {symbol} failed")
         if quote is None:
-            return None, None
+            return Prices(why=why)
         ask = quote.ask_price if quote.ask_price > 0 else None
         bid = quote.bid_price if quote.bid_price > 0 else None
-        return ask, bid
+        return Prices(ask, bid)
 
     @staticmethod
     def _stream(account_id: str) -> str:
@@ -204,7 +211,7 @@ class OrderService(SubmitOps, BookingOps, OrderReads):
     def _asks_for(self, opens: list[Order]) -> dict[str, Decimal]:
         asks: dict[str, Decimal] = {}
         for symbol in sorted({str(o.symbol) for o in opens if risk.needs_ask(o)}):
-            ask, _ = self._quote_prices(symbol)
+            ask = self._quote_prices(symbol).ask
             if ask is not None:
                 asks[symbol] = ask
         return asks

@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from contextlib import AbstractContextManager
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -32,7 +32,14 @@ from domain.order_request import OrderRequest, ReplaceRequest
 from domain.orders import Order, OrderEvent, OrderEventKind, OrderStatus, Side, order_event_name
 
 Message = tuple[str, str, dict[str, Any]]
-Prices = tuple[Decimal | None, Decimal | None]
+
+
+class Prices(NamedTuple):
+    """The quote a check prices an order at; ``why`` says why there is none."""
+
+    ask: Decimal | None = None
+    bid: Decimal | None = None
+    why: str = ""
 
 
 def _submits() -> metrics._Metric:
@@ -99,7 +106,10 @@ class SubmitOps:
         now = self._now()
         fingerprint = request.content_fingerprint()
         order = request.to_order(OrderId(str(uuid.uuid4())), account_id, now)
-        prices = self._quote_prices(str(order.symbol))
+        # only a market or trailing buy, or a sell, is priced at the quote: a limit buy
+        # (the common case) costs no quote lookup
+        priced = order.side is Side.SELL or risk.needs_ask(order)
+        prices = self._quote_prices(str(order.symbol)) if priced else Prices()
         try:
             with self._tx() as s:
                 result = self._submit_locked(
@@ -134,6 +144,8 @@ class SubmitOps:
         if existing is not None:
             return SubmitResult(existing, created=False)
         reason = self._denial(s, order, account_status, prices, exclude=None)
+        if reason is not None and reason.startswith("quote-required") and prices.why:
+            reason = f"quote-required: {prices.why}"  # where it looked, and what it found
         now = order.created_at
         events: list[tuple[str, OrderStatus | None, OrderStatus, dict[str, Any]]] = [
             ("created", None, OrderStatus.PENDING_NEW, {})
@@ -167,7 +179,7 @@ class SubmitOps:
         exclude: str | None,
     ) -> str | None:
         account, symbol = order.account_id, str(order.symbol)
-        ask, bid = prices
+        ask, bid = prices.ask, prices.bid
         if order.side is Side.BUY:
             cash, reserved, priced_count = exposure.buy_book(
                 s, account, self.reserve_buffer_bps, exclude=exclude

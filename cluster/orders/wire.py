@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from domain.assets import asset_id
 from domain.market_hours import MarketCalendar, queued_until
 from domain.money import Money, Price, Quantity, decimal_text, money_text
 from domain.orders import Order
@@ -39,7 +40,8 @@ def order_to_wire(order: Order, calendar: MarketCalendar | None = None) -> dict[
         "client_order_id": str(order.client_order_id),
         "created_at": ts(order.created_at),
         "updated_at": ts(order.updated_at),
-        "submitted_at": ts(order.submitted_at),
+        # Alpaca always sends one: the broker's acknowledgement, until then the order's creation
+        "submitted_at": ts(order.submitted_at or order.created_at),
         "filled_at": ts(order.filled_at),
         "expired_at": ts(order.expired_at),
         "canceled_at": ts(order.canceled_at),
@@ -49,7 +51,7 @@ def order_to_wire(order: Order, calendar: MarketCalendar | None = None) -> dict[
         else None,
         "replaced_by": order.replaced_by,
         "replaces": order.replaces,
-        "asset_id": None,
+        "asset_id": asset_id(str(order.symbol)),
         "symbol": str(order.symbol),
         "asset_class": "us_equity",
         "notional": num(order.notional),

@@ -11,6 +11,7 @@ MODULES = (
     "serve.routes.users",
     "serve.routes.accounts",
     "serve.routes.trading",
+    "serve.routes.assets",
     "serve.routes.marketdata",
     "serve.routes.optimization",
     "serve.routes.bench",

@@ -165,8 +165,7 @@ async def fund_account(
         accounts_of(services).require_owner, principal.user_id, account_id
     )
     orders = _paper_orders(services)
-    await run_in_threadpool(orders.fund, AccountId(account.id), Decimal(body.amount))
-    cash = await run_in_threadpool(orders.cash, AccountId(account.id))
+    cash = await run_in_threadpool(orders.fund_paper, AccountId(account.id), Decimal(body.amount))
     return PaperResult(account_id=account.id, action="fund", amount=body.amount, cash=cash)
 
 
@@ -184,8 +183,9 @@ async def reset_account(
         accounts_of(services).require_owner, principal.user_id, account_id
     )
     orders = _paper_orders(services)
-    await run_in_threadpool(orders.reset, AccountId(account.id), Decimal(body.starting_cash))
-    cash = await run_in_threadpool(orders.cash, AccountId(account.id))
+    cash = await run_in_threadpool(
+        orders.reset_paper, AccountId(account.id), Decimal(body.starting_cash)
+    )
     return PaperResult(account_id=account.id, action="reset", amount=body.starting_cash, cash=cash)
 
 

@@ -1,5 +1,6 @@
-"""Trading routes: thin. Each validates its schema, calls the order service, and returns a
-public schema. Sync service calls run in the thread pool; broker routing is async.
+"""Trading routes: thin. Each validates its schema, makes one order-service call in the
+thread pool (after the ownership check), and maps the result to a public schema. The
+portfolio arithmetic is ``domain.portfolio``; the I/O behind it ``cluster.orders.portfolio``.
 
 Access: a user acts on their own accounts only (another user's account or order answers
 404); an admin may read any account but never trades on someone else's (403).
@@ -7,9 +8,9 @@ Access: a user acts on their own accounts only (another user's account or order 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Header, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
@@ -17,11 +18,12 @@ from fastapi.concurrency import run_in_threadpool
 from cluster.access import account_for
 from domain.errors import DomainError, TransientError, ValidationFailed
 from domain.ids import AccountId, OrderId, parse_order_id
-from domain.ledger import EntryKind
-from domain.order_request import OrderRequest, ReplaceRequest
-from domain.orders import Order, OrderType, Side, TimeInForce
+from domain.ledger import EntryKind, JournalEntry
+from domain.order_request import OrderRequest
+from domain.orders import Order, Side
 from serve.deps import CurrentUser, Principal
 from serve.problems import slug_for
+from serve.schemas import portfolio as ps
 from serve.schemas import trading as sc
 from serve.schemas.problem import problem_responses
 from serve.services import Services
@@ -164,7 +166,8 @@ def register(app: FastAPI, services: Services) -> None:
         account_id: AccountPath, order_id: Annotated[str, Path(max_length=64)], who: CurrentUser
     ) -> sc.OrderPublic:
         acct = await _account(services, who, account_id, write=True)
-        return public(await _cancel(services, acct, _order_id(order_id)))
+        order = await run_in_threadpool(_orders(services).request_cancel, acct, _order_id(order_id))
+        return public(order)
 
     @router.delete(
         "/accounts/{account_id}/orders",
@@ -174,26 +177,8 @@ def register(app: FastAPI, services: Services) -> None:
     )
     async def cancel_all_orders(account_id: AccountPath, who: CurrentUser) -> list[sc.CancelResult]:
         acct = await _account(services, who, account_id, write=True)
-        orders, _ = await run_in_threadpool(
-            lambda: _orders(services).list_orders(acct, status="open", limit=500)
-        )
-        results = []
-        for order in orders:
-            try:
-                cancelled = await _cancel(services, acct, order.id)
-                results.append(
-                    sc.CancelResult(id=str(order.id), status=200, body=public(cancelled))
-                )
-            except DomainError as exc:
-                slug = slug_for(exc) or "conflict"
-                results.append(
-                    sc.CancelResult(
-                        id=str(order.id),
-                        status=409 if slug != "not-found" else 404,
-                        body=sc.CancelProblem(type=f"/problems/{slug}", detail=exc.message),
-                    )
-                )
-        return results
+        outcomes = await run_in_threadpool(_orders(services).cancel_all_orders, acct)
+        return [_bulk(key, outcome, public, refused=409) for key, outcome in outcomes]
 
     @router.patch(
         "/accounts/{account_id}/orders/{order_id}",
@@ -207,10 +192,9 @@ def register(app: FastAPI, services: Services) -> None:
         who: CurrentUser,
     ) -> sc.OrderPublic:
         acct = await _account(services, who, account_id, write=True)
-        orders = _orders(services)
-        old = await run_in_threadpool(orders.get, acct, _order_id(order_id))
-        replace = ReplaceRequest.parse(old, **body.model_dump())
-        old, new = await run_in_threadpool(orders.request_replace, acct, old.id, replace)
+        new = await run_in_threadpool(
+            _orders(services).replace_order, acct, _order_id(order_id), body.model_dump()
+        )
         return public(new)
 
     @router.get(
@@ -220,10 +204,8 @@ def register(app: FastAPI, services: Services) -> None:
     )
     async def list_positions(account_id: AccountPath, who: CurrentUser) -> list[sc.PositionPublic]:
         acct = await _account(services, who, account_id, write=False)
-        return [
-            _position(services, p)
-            for p in await run_in_threadpool(_orders(services).positions, acct)
-        ]
+        marked = await run_in_threadpool(_orders(services).marked_positions, acct)
+        return [sc.PositionPublic.of(p) for p in marked]
 
     @router.get(
         "/accounts/{account_id}/positions/{symbol}",
@@ -234,7 +216,8 @@ def register(app: FastAPI, services: Services) -> None:
         account_id: AccountPath, symbol: Annotated[str, Path(max_length=12)], who: CurrentUser
     ) -> sc.PositionPublic:
         acct = await _account(services, who, account_id, write=False)
-        return _position(services, await _find_position(services, acct, symbol))
+        marked = await run_in_threadpool(_orders(services).marked_position, acct, symbol)
+        return sc.PositionPublic.of(marked)
 
     @router.delete(
         "/accounts/{account_id}/positions/{symbol}",
@@ -249,8 +232,10 @@ def register(app: FastAPI, services: Services) -> None:
         percentage: Annotated[str | None, Query(pattern=sc._DEC)] = None,
     ) -> sc.OrderPublic:
         acct = await _account(services, who, account_id, write=True)
-        pos = await _find_position(services, acct, symbol)
-        return public(await _close(services, acct, pos, qty, percentage))
+        order = await run_in_threadpool(
+            _orders(services).close_position, acct, symbol, qty, percentage
+        )
+        return public(order)
 
     @router.delete(
         "/accounts/{account_id}/positions",
@@ -262,34 +247,18 @@ def register(app: FastAPI, services: Services) -> None:
         account_id: AccountPath, who: CurrentUser
     ) -> list[sc.CancelResult]:
         acct = await _account(services, who, account_id, write=True)
-        results = []
-        for pos in await run_in_threadpool(_orders(services).positions, acct):
-            try:
-                order = await _close(services, acct, pos, None, None)
-                results.append(sc.CancelResult(id=pos.symbol, status=200, body=public(order)))
-            except DomainError as exc:
-                problem = sc.CancelProblem(type=f"/problems/{slug_for(exc)}", detail=exc.message)
-                results.append(sc.CancelResult(id=pos.symbol, status=422, body=problem))
-        return results
+        outcomes = await run_in_threadpool(_orders(services).close_all_positions, acct)
+        return [_bulk(key, outcome, public, refused=422) for key, outcome in outcomes]
 
     @router.get(
         "/accounts/{account_id}/summary",
-        response_model=sc.AccountSummary,
-        summary="Cash, buying power and equity",
+        response_model=ps.AccountSummary,
+        summary="The account in Alpaca's shape: cash, buying power, equity, market values",
     )
-    async def get_account_summary(account_id: AccountPath, who: CurrentUser) -> sc.AccountSummary:
+    async def get_account_summary(account_id: AccountPath, who: CurrentUser) -> ps.AccountSummary:
         acct = await _account(services, who, account_id, write=False)
-        orders = _orders(services)
-        cash, bp, pos = await run_in_threadpool(
-            lambda: (orders.cash(acct), orders.buying_power(acct), orders.positions(acct))
-        )
-        value = sum((_mark(services, p) * p.qty for p in pos), Decimal(0))
-        return sc.AccountSummary(
-            account_id=str(acct),
-            cash=cash,
-            buying_power=bp,
-            equity=cash + value,
-            positions_value=value,
+        return ps.AccountSummary.of(
+            await run_in_threadpool(_orders(services).account_summary, acct)
         )
 
     @router.get(
@@ -310,6 +279,31 @@ def register(app: FastAPI, services: Services) -> None:
         return sc.ActivityList(activities=[_activity(e) for e in entries], next_cursor=nxt)
 
     @router.get(
+        "/accounts/{account_id}/account-activities",
+        response_model=ps.AccountActivityPage,
+        summary="Account activities in Alpaca's shapes (FILL, CSD, CSW, FEE, JNLC)",
+        description=(
+            "The ledger as Alpaca's `/v2/account/activities`, newest first: a `FILL` per "
+            "execution and a non-trade activity per cash movement. Each id ends with the "
+            "ledger entry id it shows (`GET .../activities`); pass `next_page_token` (the "
+            "last id of a full page) as `page_token` for the next one."
+        ),
+    )
+    async def list_account_activities(
+        account_id: AccountPath,
+        who: CurrentUser,
+        page_size: Annotated[int, Query(ge=1, le=100)] = 100,
+        page_token: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> ps.AccountActivityPage:
+        acct = await _account(services, who, account_id, write=False)
+        page = await run_in_threadpool(
+            lambda: _orders(services).account_activities(
+                acct, page_size=page_size, page_token=page_token
+            )
+        )
+        return ps.AccountActivityPage.of(page, page_size)
+
+    @router.get(
         "/accounts/{account_id}/portfolio/history",
         response_model=sc.PortfolioHistory,
         summary="Equity after each ledger entry (positions at their last fill price)",
@@ -318,8 +312,8 @@ def register(app: FastAPI, services: Services) -> None:
         account_id: AccountPath, who: CurrentUser
     ) -> sc.PortfolioHistory:
         acct = await _account(services, who, account_id, write=False)
-        entries, _ = await run_in_threadpool(lambda: _orders(services).activities(acct, limit=500))
-        return _history(list(reversed(entries)))
+        points = await run_in_threadpool(_orders(services).portfolio_history, acct)
+        return sc.PortfolioHistory.of(points)
 
     @router.get(
         "/clock",
@@ -342,7 +336,7 @@ def register(app: FastAPI, services: Services) -> None:
     )
     async def calendar(
         who: CurrentUser, start: date | None = None, end: date | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[sc.CalendarDay]:
         today = services.clock.now().date()
         start = start or today
         end = end or start + timedelta(days=30)
@@ -350,78 +344,27 @@ def register(app: FastAPI, services: Services) -> None:
             raise ValidationFailed("end", "after-start", "end must not be before start")
         if (end - start).days > 366:
             raise ValidationFailed("end", "range-too-long", "at most 366 days")
-        return [_session(s) for s in services.calendar.sessions(start, end)]
+        return [sc.CalendarDay.of(s) for s in services.calendar.sessions(start, end)]
 
     app.include_router(router)
 
 
-async def _cancel(services: Services, acct: AccountId, order_id: OrderId) -> Order:
-    order: Order = await run_in_threadpool(_orders(services).request_cancel, acct, order_id)
-    return order
+def _bulk(
+    key: str,
+    outcome: Order | DomainError,
+    public: Callable[[Order], sc.OrderPublic],
+    *,
+    refused: Literal[409, 422],
+) -> sc.CancelResult:
+    """One entry of a 207 answer: the order, or the problem that refused it."""
+    if isinstance(outcome, Order):
+        return sc.CancelResult(id=key, status=200, body=public(outcome))
+    slug = slug_for(outcome) or "conflict"
+    problem = sc.CancelProblem(type=f"/problems/{slug}", detail=outcome.message)
+    return sc.CancelResult(id=key, status=404 if slug == "not-found" else refused, body=problem)
 
 
-async def _find_position(services: Services, acct: AccountId, symbol: str) -> Any:
-    from domain.errors import NotFound
-    from domain.ids import Symbol
-
-    sym = Symbol.parse(symbol, "symbol")
-    for p in await run_in_threadpool(_orders(services).positions, acct):
-        if p.symbol == sym:
-            return p
-    raise NotFound(f"no open position in {sym}")
-
-
-async def _close(
-    services: Services, acct: AccountId, pos: Any, qty: str | None, pct: str | None
-) -> Order:
-    if qty is not None and pct is not None:
-        raise ValidationFailed("qty", "qty-xor-percentage", "give qty or percentage, not both")
-    amount = abs(pos.qty)
-    if qty is not None:
-        amount = Decimal(qty)
-    elif pct is not None:
-        p = Decimal(pct)
-        if not Decimal(0) < p <= Decimal(100):
-            raise ValidationFailed("percentage", "percent-range", "percentage must be in (0, 100]")
-        amount = (abs(pos.qty) * p / 100).quantize(Decimal("0.000000001"))
-    if amount <= 0 or amount > abs(pos.qty):
-        raise ValidationFailed("qty", "exceeds-position", "qty must be in (0, position qty]")
-    side = Side.SELL if pos.qty > 0 else Side.BUY
-    request = OrderRequest.parse(
-        symbol=pos.symbol,
-        side=side.value,
-        type=OrderType.MARKET.value,
-        time_in_force=TimeInForce.DAY.value,
-        qty=str(amount),
-    )
-    result = await run_in_threadpool(_orders(services).submit, acct, request)
-    order: Order = result.order
-    return order
-
-
-def _mark(services: Services, pos: Any) -> Decimal:
-    quote = _orders(services).quotes.latest_quote(pos.symbol)
-    if quote is not None:
-        return (Decimal(quote.bid_price) + Decimal(quote.ask_price)) / 2
-    return Decimal(pos.avg_entry_price)
-
-
-def _position(services: Services, pos: Any) -> sc.PositionPublic:
-    mark = _mark(services, pos)
-    value = (mark * pos.qty).quantize(Decimal("0.01"))
-    return sc.PositionPublic(
-        symbol=pos.symbol,
-        qty=pos.qty,
-        side="long" if pos.qty >= 0 else "short",
-        avg_entry_price=Decimal(pos.avg_entry_price),
-        cost_basis=Decimal(pos.cost_basis),
-        current_price=mark,
-        market_value=value,
-        unrealized_pl=(value - Decimal(pos.cost_basis)).quantize(Decimal("0.01")),
-    )
-
-
-def _activity(entry: Any) -> sc.ActivityPublic:
+def _activity(entry: JournalEntry) -> sc.ActivityPublic:
     return sc.ActivityPublic(
         id=entry.id,
         activity_type=EntryKind(entry.kind),
@@ -429,50 +372,3 @@ def _activity(entry: Any) -> sc.ActivityPublic:
         memo=entry.memo,
         postings=[sc.Posting(account=p.account, amount=p.amount) for p in entry.postings],
     )
-
-
-def _history(entries: list[Any]) -> sc.PortfolioHistory:
-    cash = Decimal(0)
-    shares: dict[str, Decimal] = {}
-    last_price: dict[str, Decimal] = {}
-    ts: list[int] = []
-    equity: list[str] = []
-    for e in entries:
-        fill_qty: dict[str, Decimal] = {}
-        fill_cash = Decimal(0)
-        for p in e.postings:
-            if p.account == "cash":
-                cash += p.amount
-                fill_cash += p.amount
-            elif p.account.startswith("position:"):
-                sym = p.account.split(":", 1)[1]
-                shares[sym] = shares.get(sym, Decimal(0)) + p.amount
-                fill_qty[sym] = p.amount
-        for sym, q in fill_qty.items():
-            if q:
-                last_price[sym] = abs(fill_cash / q)
-        value = sum((q * last_price.get(s, Decimal(0)) for s, q in shares.items()), Decimal(0))
-        ts.append(int(e.at.timestamp()))
-        equity.append(str((cash + value).quantize(Decimal("0.01"))))
-    base = equity[0] if equity else "0.00"
-    pl = [str(Decimal(v) - Decimal(base)) for v in equity]
-    return sc.PortfolioHistory(
-        timestamp=ts,
-        equity=[Decimal(v) for v in equity],
-        profit_loss=[Decimal(v) for v in pl],
-        base_value=Decimal(base),
-        timeframe="entry",
-    )
-
-
-def _session(s: Any) -> dict[str, Any]:
-    from zoneinfo import ZoneInfo
-
-    ny = ZoneInfo("America/New_York")
-    return {
-        "date": s.date.isoformat(),
-        "open": s.open.astimezone(ny).strftime("%H:%M"),
-        "close": s.close.astimezone(ny).strftime("%H:%M"),
-        "session_open": s.open.isoformat(),
-        "session_close": s.close.isoformat(),
-    }

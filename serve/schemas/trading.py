@@ -6,14 +6,26 @@ order. The domain parses and validates them (price increments, quantity scale).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from cluster.orders.wire import order_to_wire
+from domain.assets import asset_of
 from domain.ledger import EntryKind
-from domain.market_hours import ClockReading, MarketCalendar
+from domain.market_hours import (
+    AFTER_HOURS_END,
+    EARLY_CLOSE_AFTER_HOURS_END,
+    EXCHANGE_TZ,
+    PRE_MARKET_START,
+    REGULAR_CLOSE,
+    ClockReading,
+    MarketCalendar,
+    Session,
+)
 from domain.orders import Order, OrderStatus, OrderType, Side, TimeInForce
+from domain.portfolio import HistoryPoint, MarkedPosition, ratio
 from serve.schemas.base import (
     DecimalStr,
     MoneyStr,
@@ -82,7 +94,10 @@ class OrderPublic(PublicModel):
     client_order_id: str
     created_at: Timestamp
     updated_at: Timestamp | None
-    submitted_at: Timestamp | None
+    submitted_at: Timestamp = Field(
+        description="when the broker acknowledged the order; until then when it was stored "
+        "(never null, as at Alpaca)"
+    )
     filled_at: Timestamp | None
     expired_at: Timestamp | None
     canceled_at: Timestamp | None
@@ -90,7 +105,7 @@ class OrderPublic(PublicModel):
     replaced_at: Timestamp | None
     replaced_by: str | None = Field(description="id of the order that replaced this one")
     replaces: str | None = Field(description="id of the order this one replaced")
-    asset_id: str | None = Field(description="always null: assets are named by symbol")
+    asset_id: str | None = Field(description="stable asset id of the symbol (`GET /v1/assets`)")
     symbol: str
     asset_class: Literal["us_equity"]
     notional: MoneyStr | None = Field(description="dollar amount of a notional order")
@@ -147,15 +162,58 @@ class CancelResult(PublicModel):
     body: OrderPublic | CancelProblem | None = None
 
 
+Exchange = Literal["AMEX", "ARCA", "BATS", "NYSE", "NASDAQ", "NYSEARCA", "OTC", ""]
+
+
 class PositionPublic(PublicModel):
+    """A position in Alpaca's shape: money in cents, prices at 4 places, ratios at 6.
+    Elson keeps no previous close: `lastday_price` is the current price and the
+    intraday figures are 0 (README, "Alpaca shapes")."""
+
+    asset_id: str = Field(description="stable asset id (`GET /v1/assets/{symbol}`)")
     symbol: str
+    exchange: Exchange = Field(description='listing exchange; "" when Elson does not know it')
+    asset_class: Literal["us_equity"]
+    asset_marginable: bool = Field(description="always false: Elson accounts are cash accounts")
     qty: QuantityStr = Field(description="negative for a short position")
+    qty_available: QuantityStr = Field(description="qty not held by open closing orders")
     side: Literal["long", "short"]
     avg_entry_price: PriceStr
-    cost_basis: MoneyStr
-    current_price: PriceStr | None = None
-    market_value: MoneyStr | None = None
-    unrealized_pl: MoneyStr | None = None
+    cost_basis: MoneyStr = Field(description="negative for a short position")
+    current_price: PriceStr = Field(
+        description="mid of the latest quote; the average entry price when there is none"
+    )
+    lastday_price: PriceStr = Field(description="no previous close is kept: the current price")
+    change_today: DecimalStr = Field(description="ratio; 0 (no previous close is kept)")
+    market_value: MoneyStr
+    unrealized_pl: MoneyStr
+    unrealized_plpc: DecimalStr = Field(description="unrealized_pl / |cost_basis|")
+    unrealized_intraday_pl: MoneyStr = Field(description="0 (no previous close is kept)")
+    unrealized_intraday_plpc: DecimalStr = Field(description="0 (no previous close is kept)")
+
+    @classmethod
+    def of(cls, p: MarkedPosition) -> PositionPublic:
+        asset = asset_of(p.symbol)
+        return cls(
+            asset_id=asset.id,
+            symbol=p.symbol,
+            exchange=asset.exchange,  # type: ignore[arg-type]
+            asset_class="us_equity",
+            asset_marginable=asset.marginable,
+            qty=p.qty,
+            qty_available=p.qty_available,
+            side=p.side,  # type: ignore[arg-type]
+            avg_entry_price=p.avg_entry_price,
+            cost_basis=p.cost_basis,
+            current_price=p.current_price,
+            lastday_price=p.lastday_price,
+            change_today=p.change_today,
+            market_value=p.market_value,
+            unrealized_pl=p.unrealized_pl,
+            unrealized_plpc=p.unrealized_plpc,
+            unrealized_intraday_pl=p.unrealized_intraday_pl,
+            unrealized_intraday_plpc=p.unrealized_intraday_plpc,
+        )
 
 
 class ClosePosition(BaseModel):
@@ -213,24 +271,60 @@ class Clock(PublicModel):
 
 
 class CalendarDay(PublicModel):
+    """A trading day in Alpaca's calendar shape, with the regular session's instants."""
+
     date: str = Field(json_schema_extra={"format": "date"})
-    open: str = Field(examples=["09:30"], description="New York time")
-    close: str = Field(examples=["16:00"], description="New York time")
-    session_open: str = Field(json_schema_extra={"format": "date-time"})
-    session_close: str = Field(json_schema_extra={"format": "date-time"})
+    open: str = Field(examples=["09:30"], description="regular open, New York time")
+    close: str = Field(examples=["16:00"], description="regular close, New York time")
+    session_open: str = Field(
+        examples=["0400"],
+        pattern=r"^\d{4}$",
+        description="start of the extended-hours session, New York time (HHMM, as Alpaca)",
+    )
+    session_close: str = Field(
+        examples=["2000"],
+        pattern=r"^\d{4}$",
+        description="end of the extended-hours session, New York time (HHMM; 1700 on an "
+        "early-close day)",
+    )
+    open_at: str = Field(
+        json_schema_extra={"format": "date-time"}, description="ours: the regular open instant"
+    )
+    close_at: str = Field(
+        json_schema_extra={"format": "date-time"}, description="ours: the regular close instant"
+    )
 
-
-class AccountSummary(PublicModel):
-    account_id: str
-    cash: MoneyStr
-    buying_power: MoneyStr
-    equity: MoneyStr
-    positions_value: MoneyStr
+    @classmethod
+    def of(cls, s: Session) -> CalendarDay:
+        close = s.close.astimezone(EXCHANGE_TZ)
+        after = EARLY_CLOSE_AFTER_HOURS_END if close.time() < REGULAR_CLOSE else AFTER_HOURS_END
+        return cls(
+            date=s.date.isoformat(),
+            open=s.open.astimezone(EXCHANGE_TZ).strftime("%H:%M"),
+            close=close.strftime("%H:%M"),
+            session_open=PRE_MARKET_START.strftime("%H%M"),
+            session_close=after.strftime("%H%M"),
+            open_at=s.open.isoformat(),
+            close_at=s.close.isoformat(),
+        )
 
 
 class PortfolioHistory(PublicModel):
     timestamp: list[int] = Field(description="unix seconds of each ledger entry")
     equity: list[MoneyStr]
     profit_loss: list[MoneyStr]
+    profit_loss_pct: list[DecimalStr] = Field(description="profit_loss / base_value")
     base_value: MoneyStr
     timeframe: Literal["entry"]
+
+    @classmethod
+    def of(cls, points: list[HistoryPoint]) -> PortfolioHistory:
+        base = points[0].equity if points else Decimal("0.00")
+        return cls(
+            timestamp=[p.at for p in points],
+            equity=[p.equity for p in points],
+            profit_loss=[p.equity - base for p in points],
+            profit_loss_pct=[ratio(p.equity - base, base) for p in points],
+            base_value=base,
+            timeframe="entry",
+        )

@@ -97,16 +97,18 @@ def serve_app(ray_cluster: None, serve_settings: Settings) -> Iterator[str]:
     args = AppArgs(settings=overrides)
     serve.run(build_app(args), name=names.API_APP, route_prefix="/", blocking=False)
     serve.run(build_gateway(args), name=names.GATEWAY_APP, route_prefix="/ws", blocking=False)
-    deadline = time.monotonic() + 90
+    deadline, last = time.monotonic() + 90, "no answer"
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{BASE}/readyz", timeout=5).status_code == 200:
+            answer = httpx.get(f"{BASE}/readyz", timeout=5)
+            if answer.status_code == 200:
                 break
-        except httpx.HTTPError:
-            pass
+            last = answer.text
+        except httpx.HTTPError as exc:
+            last = repr(exc)
         time.sleep(0.5)
     else:
-        raise RuntimeError("Serve app did not become ready")
+        raise RuntimeError(f"Serve app did not become ready: {last}")
     yield BASE
     serve.delete(names.GATEWAY_APP)
     serve.delete(names.API_APP)

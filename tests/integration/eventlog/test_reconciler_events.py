@@ -14,12 +14,11 @@ import pytest
 
 from actors.reconcile_plan import BrokerView
 from actors.reconciler import Reconciler
-from cluster import migrate
 from cluster.settings import Settings
 from domain.ids import ExecutionId
 from domain.money import Price, Quantity
 from domain.orders import OrderEvent, OrderEventKind, OrderStatus
-from tests.conftest import RUN_ID, create_database, drop_database
+from tests.conftest import own_database
 from tests.kit.event_stack import EventStack, event_stack
 from tests.kit.users import signed_in
 from tests.kit.ws import authenticate, connect, recv_until, send
@@ -27,11 +26,8 @@ from tests.kit.ws import authenticate, connect, recv_until, send
 
 @pytest.fixture(scope="module")
 def reconcile_db_url() -> Iterator[str]:
-    name = f"elson_test_{RUN_ID}_recevents"
-    url = create_database(name)
-    migrate.upgrade(url)
-    yield url
-    drop_database(name)
+    with own_database("recevents") as url:
+        yield url
 
 
 @pytest.fixture

@@ -26,9 +26,8 @@ import pytest
 from sqlalchemy import text
 from websockets.exceptions import ConnectionClosed
 
-from cluster import migrate
 from cluster.settings import Settings
-from tests.conftest import RUN_ID, create_database, drop_database
+from tests.conftest import own_database
 from tests.kit.event_stack import EventStack, event_stack
 from tests.kit.redis_server import RedisProcess
 from tests.kit.users import ApiUser, signed_in
@@ -40,11 +39,8 @@ FAULT_S = 10.0
 
 @pytest.fixture(scope="module")
 def outage_database_url() -> Iterator[str]:
-    name = f"elson_test_{RUN_ID}_outage"
-    url = create_database(name)
-    migrate.upgrade(url)
-    yield url
-    drop_database(name)
+    with own_database("outage") as url:
+        yield url
 
 
 @pytest.fixture

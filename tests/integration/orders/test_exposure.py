@@ -88,6 +88,20 @@ def test_sql_reservations_match_the_domain_formula(
     service.apply_events(old, [ack])  # type: ignore[arg-type]
     replace = ReplaceRequest.parse(service.get(account, old), limit_price="10.50")  # type: ignore[arg-type]
     service.request_replace(account, old, replace)  # type: ignore[arg-type]
+    # The old order fills partly before the replace lands: its remainder and the whole
+    # replacement both stay reserved, in SQL as in Python.
+    service.apply_events(
+        old,  # type: ignore[arg-type]
+        [
+            OrderEvent(
+                K.PARTIAL_FILL,
+                at=clock.now(),
+                execution_id=ExecutionId(f"r-{old}"),
+                qty=Quantity(Decimal(1)),
+                price=Price(Decimal("9.99")),
+            )
+        ],
+    )
     canceled = _buy(
         service, account, type="limit", time_in_force="day", qty="1", limit_price="1.00"
     )
@@ -101,5 +115,6 @@ def test_sql_reservations_match_the_domain_formula(
     asks = {"AAPL": Decimal("50.01"), "MSFT": Decimal("300.07")}
     in_python = risk.reserved_cash(opens, asks, service.reserve_buffer_bps)
     assert in_python > 0
+    assert OrderStatus.PENDING_REPLACE in {o.status for o in opens}
     assert service.buying_power(account) == service.cash(account) - in_python
     assert service.check_invariants(account) == []

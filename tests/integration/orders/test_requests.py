@@ -62,7 +62,7 @@ def test_cancel_working_order_then_pending_cancel_and_repeat_is_idempotent(
 def test_replace_stores_new_order_linked_both_ways(
     service: OrderService, account: str, clock: FakeClock
 ) -> None:
-    service.fund(account, Decimal("1000.00"))
+    service.fund(account, Decimal("1100.00"))
     old_id = _working(service, account, clock, qty="5", price="100.00")
     old = service.get(account, old_id)  # type: ignore[arg-type]
     request = ReplaceRequest.parse(old, limit_price="101.00", client_order_id="r-2")
@@ -71,13 +71,15 @@ def test_replace_stores_new_order_linked_both_ways(
     assert new.status is OrderStatus.PENDING_NEW and new.replaces == old.id
     assert service.get(account, new.id).limit_price == Price(Decimal("101.00"))
     assert service.get(account, old.id).replaced_by == new.id
-    # The replacement's 5 x 101 stands in for the old order's 5 x 100 while pending.
-    assert service.buying_power(account) == Decimal("1000.00") - Decimal("505.00")
-    assert service.check_invariants(account) == []  # the pair is reserved once
+    # Until the replace is confirmed the old 5 x 100 can still fill, and the replacement's
+    # 5 x 101 works afterwards: both stay reserved.
+    assert service.buying_power(account) == Decimal("1100.00") - Decimal("1005.00")
+    assert service.check_invariants(account) == []
     done = service.apply_events(
         old.id, [OrderEvent(K.REPLACED, at=clock.now(), replaced_by=new.id)]
     )
     assert done.status is OrderStatus.REPLACED
+    assert service.buying_power(account) == Decimal("1100.00") - Decimal("505.00")
     assert service.check_invariants(account) == []
 
 

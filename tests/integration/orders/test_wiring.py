@@ -54,6 +54,8 @@ def test_wire_builds_calendar_and_resolves_quotes_late_and_records_events(
     service.fund(account, Decimal("1000.00"))  # type: ignore[arg-type]
     no_quote = service.submit(account, market("buy")).order  # type: ignore[arg-type]
     assert no_quote.status is OrderStatus.REJECTED  # no market data wired: fail closed
+    assert no_quote.reject_reason is not None  # and it says where it looked
+    assert "from the feed cache or the feed shards" in no_quote.reject_reason
 
     bus = Bus()
     quote = Quote(

@@ -19,16 +19,15 @@ import pytest
 import ray
 from sqlalchemy import text
 
-from cluster import migrate
 from cluster.db import Database, PoolSize
 from cluster.orders.service import OrderService
 from cluster.orders.wiring import calendar_around
 from cluster.settings import Settings
 from domain.clock import FakeClock
 from domain.orders import OrderStatus
-from tests.conftest import RUN_ID, create_database, drop_database
+from tests.conftest import own_database
 from tests.integration.paper.conftest import WEDNESDAY
-from tests.kit.orders import funded_account, request
+from tests.kit.orders import close_open_orders, funded_account, request
 from tests.kit.quotes import ScriptedQuotes
 
 pytestmark = [pytest.mark.ray]
@@ -37,11 +36,8 @@ ORDERS = 4
 
 @pytest.fixture(scope="module")
 def crash_db_url() -> Iterator[str]:
-    name = f"elson_test_{RUN_ID}_dispatch"
-    url = create_database(name)
-    migrate.upgrade(url)
-    yield url
-    drop_database(name)
+    with own_database("dispatch") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +113,4 @@ async def test_dispatcher_killed_mid_send_sends_each_order_exactly_once(
     finally:
         for name in (dispatcher_name, paper_name):
             ray.kill(ray.get_actor(name, namespace=s.ray_namespace), no_restart=True)
+        close_open_orders(service, [account])  # the next test's paper broker restores none

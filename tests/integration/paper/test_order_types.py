@@ -69,6 +69,14 @@ async def test_market_buy_with_slippage_on_thin_book_then_partial_fills_at_slipp
         "slippage_bps": "10",
         "allow_partial": True,
         "latency_ms": 0,
+        "fees": {  # the default paper fees: no commission, SEC and FINRA TAF on sells
+            "per_share": "0",
+            "per_order": "0",
+            "rate": "0",
+            "sec_rate": "0",
+            "taf_per_share": "0.000166",
+            "taf_max": "8.30",
+        },
     }
     desk.driver.book("AAPL", "99.90", "100.00")
     order = await desk.place(symbol="AAPL", side="buy", type="market", qty="10")
@@ -96,7 +104,7 @@ async def test_market_sell_when_bid_present_then_fills_at_bid(desk: Desk) -> Non
     order = await desk.place(symbol="MSFT", side="sell", type="market", qty="10")
     await desk.driver.step(T0 + 2 * S, ("MSFT", "100.40", "100.50"))
     assert desk.order(order.id).status.value == "filled"
-    assert desk.cash() == D("100004.00")
+    assert desk.cash() == D("100004.00") - D("0.01")  # FINRA TAF on 10 shares sold
     assert desk.position("MSFT") == 0
 
 
@@ -124,7 +132,7 @@ async def test_limit_sell_when_bid_reaches_limit_then_fills_at_bid(desk: Desk) -
     assert desk.order(order.id).status.value == "new"
     await desk.driver.step(T0 + 3 * S, ("AAPL", "101.20", "101.30"))
     assert desk.order(order.id).status.value == "filled"
-    assert desk.cash() == D("100012.00")
+    assert desk.cash() == D("100012.00") - D("0.01")  # FINRA TAF on 10 shares sold
     assert desk.position("AAPL") == 0
 
 
@@ -160,7 +168,7 @@ async def test_stop_limit_sell_when_triggered_below_limit_then_waits_with_trigge
     await desk.driver.step(T0 + 4 * S, ("AAPL", "95.50", "95.60"))
     order = desk.order(order.id)
     assert order.status.value == "filled" and order.filled_avg_price == D("95.50")
-    assert desk.cash() == D("99955.00")
+    assert desk.cash() == D("99955.00") - D("0.01")  # FINRA TAF on 10 shares sold
 
 
 async def test_trailing_stop_sell_when_bid_falls_trail_below_high_then_fills(
@@ -176,7 +184,7 @@ async def test_trailing_stop_sell_when_bid_falls_trail_below_high_then_fills(
     await desk.driver.step(T0 + 5 * S, ("AAPL", "100.90", "101.00"))  # 102 - 1.00 crossed
     order = desk.order(order.id)
     assert order.status.value == "filled" and order.filled_avg_price == D("100.90")
-    assert desk.cash() == D("100009.00")
+    assert desk.cash() == D("100009.00") - D("0.01")  # FINRA TAF on 10 shares sold
 
 
 # -- immediate time in force -------------------------------------------------------------

@@ -6,9 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from cluster.events import EventBus
-from cluster.redis_client import ResilientRedis
-from cluster.settings import Settings
+from cluster.eventlog.store import read_after
 from domain.market_hours import MarketCalendar
 from serve.schemas.trading import OrderPublic
 
@@ -17,7 +15,7 @@ MON_OPEN = datetime(2026, 11, 30, 14, 30, tzinfo=UTC)  # 09:30 New York
 
 
 async def test_order_placed_saturday_then_accepted_and_queued_until_monday(
-    make_desk: Any, calendar: MarketCalendar, paper_settings: Settings
+    make_desk: Any, calendar: MarketCalendar
 ) -> None:
     desk = await make_desk(start=SATURDAY)
     desk.driver.book("AAPL", "99.90", "100.00")
@@ -30,25 +28,19 @@ async def test_order_placed_saturday_then_accepted_and_queued_until_monday(
     assert shown[regular.id].queued_until == "2026-11-30T14:30:00Z"
     assert shown[extended.id].queued_until == "2026-11-30T09:00:00Z"
 
-    assert paper_settings.redis_url is not None
-    redis = ResilientRedis(
-        paper_settings.redis_url.get_secret_value(), prefix=paper_settings.redis_key_prefix
-    )
-    try:
-        bus = EventBus(redis, prefix=paper_settings.redis_key_prefix, retention=1000)
-        events = bus.read_since(f"orders:{desk.account}", 0)
-        assert isinstance(events, list)
-        queued = {
-            e.data["order"]["id"]: e.data["order"]["queued_until"]
-            for e in events
-            if e.type == "accepted"
-        }
-        assert queued == {
-            regular.id: "2026-11-30T14:30:00Z",
-            extended.id: "2026-11-30T09:00:00Z",
-        }
-    finally:
-        redis.close()
+    # the events the paper broker booked, as the record holds them for the relay
+    with desk.service.db.session() as s:
+        events = read_after(s, f"orders:{desk.account}", 0)
+    assert isinstance(events, list)
+    queued = {
+        e.data["order"]["id"]: e.data["order"]["queued_until"]
+        for e in events
+        if e.type == "accepted"
+    }
+    assert queued == {
+        regular.id: "2026-11-30T14:30:00Z",
+        extended.id: "2026-11-30T09:00:00Z",
+    }
 
     await desk.driver.tick(MON_OPEN)
     assert OrderPublic.of(desk.order(regular.id), calendar).queued_until is None

@@ -69,10 +69,15 @@ def test_auction_windows_and_account_status(calendar: MarketCalendar) -> None:
     )
 
 
-def test_pending_replace_with_open_replacement_is_reserved_once() -> None:
+def test_pending_replace_reserves_the_old_remainder_and_the_replacement() -> None:
+    # Until the replace is confirmed the old order can still fill, and the replacement
+    # then works its whole quantity: the worst case is both.
     old = _order(1, side="buy", type="limit", qty="5", limit_price="100")
     new = _order(2, side="buy", type="limit", qty="5", limit_price="101")
     old.status = OrderStatus.PENDING_REPLACE  # set directly: a fixture, not a transition
     old.replaced_by = new.id
+    assert risk.reserved_cash([old, new], {}, Decimal(0)) == Decimal("1005.00")
+    old.filled_qty = Decimal(2)  # a partial fill in the window: its cash is spent, not held
+    assert risk.reserved_cash([old, new], {}, Decimal(0)) == Decimal("805.00")
+    old.status = OrderStatus.REPLACED  # the confirmation releases the old remainder
     assert risk.reserved_cash([old, new], {}, Decimal(0)) == Decimal("505.00")
-    assert risk.reserved_cash([old], {}, Decimal(0)) == Decimal("500.00")

@@ -11,6 +11,7 @@ import pytest
 from domain.errors import ValidationFailed
 from domain.fees import TAF_MAX, TAF_PER_SHARE, FeeModel
 from domain.ids import AccountId, OrderId
+from domain.ledger import reservation
 from domain.order_request import OrderRequest
 from domain.orders import Order, Side
 
@@ -95,3 +96,14 @@ def test_fee_reserve_of_a_notional_buy_and_of_a_sell() -> None:
 def test_fee_model_refuses_bad_settings(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValidationFailed):
         FeeModel(**kwargs)
+
+
+def test_reservation_holds_the_fee_reserve_on_top_of_the_cash_for_buys_only() -> None:
+    buy = order(qty="3", limit_price="10.01")
+    assert reservation(buy).amount == D("30.03")
+    buy.fee_reserve = FeeModel(per_order=D("1.00")).fee_reserve(buy, D("10.01"))
+    held = reservation(buy)
+    assert held.amount == D("31.03") and held.basis.endswith("+ fees 1.00")
+    sell = order("sell")
+    sell.fee_reserve = D("5.00")  # never set for sells; ignored if it were
+    assert reservation(sell).amount == 0
