@@ -69,10 +69,13 @@ class DispatcherActor:
                 await asyncio.to_thread(self.listener.wait, self.settings.dispatch_poll_s)
 
     async def ping(self) -> dict[str, Any]:
+        totals = self.dispatcher.totals  # flat values: readiness shows them as they are
         return {
             "incarnation": self.incarnation,
             "passes": self.passes,
-            "totals": dict(self.dispatcher.totals),
+            "sent": totals["sent"],
+            "voided": totals["voided"],
+            "retries": totals["retry"],
         }
 
     async def pending(self) -> int:

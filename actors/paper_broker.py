@@ -42,10 +42,7 @@ from actors.paper_desk import PaperDesk
 from actors.paper_feed import FeedQuoteSource, QuoteSource
 from cluster import names
 from cluster.clock import clock_for
-from cluster.db import Database
-from cluster.orders.service import OrderService
-from cluster.orders.types import NoQuotes
-from cluster.orders.wiring import calendar_around
+from cluster.runtime import Runtime
 from cluster.settings import Environment, Settings
 from domain.clock import Clock, FakeClock
 from domain.errors import Forbidden
@@ -77,28 +74,13 @@ def fill_model_for(settings: Settings) -> FillModel:
 
 class PaperBroker:
     def __init__(self, settings: Settings, *, quote_source: QuoteSource | None = None) -> None:
-        if settings.database_url is None:
-            raise RuntimeError("the paper broker needs a resolved database URL")
         self.settings = settings
         self.incarnation = uuid.uuid4().hex
         self.clock = SwitchableClock(clock_for(settings.clock_start, settings.clock_anchor))
-        self.db = Database.for_settings(
-            settings.database_url.get_secret_value(),
-            reserve=settings.db_connection_reserve,
-            processes=settings.pooled_processes,
-            pool_timeout_s=settings.db_pool_timeout_s,
-            statement_timeout_ms=settings.db_statement_timeout_ms,
-            process_label="paper_broker",
+        runtime = Runtime.for_actor(
+            settings.with_overrides(broker="paper"), "paper_broker", clock=self.clock
         )
-        calendar = calendar_around(self.clock.now())
-        self.service = OrderService(
-            self.db,
-            self.clock,
-            calendar,
-            NoQuotes(),
-            reserve_buffer_bps=settings.reserve_buffer_bps,
-            broker_name="paper",
-        )
+        self.db, self.service, calendar = runtime.db, runtime.orders, runtime.calendar
         self.model = fill_model_for(settings)
         self.desk = PaperDesk(self.service, PaperEngine(self.model, calendar), self.clock)
         self.restored = self.desk.restore()

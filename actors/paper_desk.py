@@ -111,11 +111,20 @@ class PaperDesk:
         if order_id in self.mirror:
             return self._status(order_id)
         order = self.service.get_order(order_id)
+        if order.status is _S.PENDING_CANCEL and order.submitted_at is None:
+            # the client cancelled while the submit was on its way: it never worked here
+            reason = "canceled before the paper broker worked it"
+            return self._cancel_unworked(order, reason)
         if order.status is not _S.PENDING_NEW or order.replaces is not None:
             return {"order_id": order_id, "status": order.status.value}
         self._remember(order)
         self._book(self._tag(order_id, self.engine.submit(order, self.clock.now())))
         return self._status(order_id)
+
+    def _cancel_unworked(self, order: Order, reason: str) -> dict[str, Any]:
+        self._remember(order)
+        self._book([(order.id, OrderEvent(_E.CANCELED, self.clock.now(), reason=reason))])
+        return self._status(order.id)
 
     def cancel(self, order_id: OrderId) -> dict[str, Any]:
         """Start the cancel the service already recorded (``pending_cancel``); the outcome

@@ -16,7 +16,7 @@ from cluster.clock import clock_for
 from cluster.db import Database
 from cluster.orders.service import OrderService
 from cluster.orders.types import NoQuotes, QuoteLookup
-from cluster.orders.wiring import calendar_around
+from cluster.orders.wiring import calendar_around, fees_for
 from cluster.redis_client import ResilientRedis
 from cluster.settings import Settings
 from domain.market_hours import MarketCalendar
@@ -53,6 +53,7 @@ class Runtime:
             quotes if quotes is not None else NoQuotes(),
             reserve_buffer_bps=settings.reserve_buffer_bps,
             broker_name=settings.broker,
+            fees=fees_for(settings),
         )
         redis = None
         if with_redis and settings.redis_url is not None:

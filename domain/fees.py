@@ -34,6 +34,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Final
 
 from domain.errors import ValidationFailed
+from domain.ledger import reservation
 from domain.money import CENT, EXACT, to_decimal
 from domain.orders import Order, Side
 
@@ -114,3 +115,23 @@ class FeeModel:
         return _down(
             EXACT.add(EXACT.multiply(self.per_share, qty), EXACT.multiply(self.rate, value))
         )
+
+
+def buy_fee_reserve(
+    model: FeeModel, order: Order, ask: Decimal | None, buffer_bps: Decimal
+) -> Decimal:
+    """What a new buy holds for fees, priced where its cash reservation is: the per-share
+    bound is that reservation over the quantity (limit, stop x buffer, ask x buffer...),
+    the ask for a notional buy. 0 for sells, and when the order has no price yet (it is
+    refused for want of a quote anyway)."""
+    if order.side is not Side.BUY or model == FeeModel.free():
+        return ZERO
+    if order.qty is None:
+        return ZERO if ask is None else model.fee_reserve(order, to_decimal(ask, "ask"))
+    try:
+        held = reservation(order, ask, buffer_bps).amount
+    except ValidationFailed:
+        return ZERO
+    if held <= 0:
+        return ZERO
+    return model.fee_reserve(order, EXACT.divide(held, order.qty.value))

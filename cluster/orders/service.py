@@ -42,6 +42,7 @@ from cluster.orders.types import Difference, NoQuotes, Position, QuoteLookup, Su
 from cluster.orders.wire import trade_update
 from domain.clock import Clock, require_aware
 from domain.errors import Conflict, RiskDenied, TransientError
+from domain.fees import FeeModel
 from domain.ids import AccountId
 from domain.ledger import JournalEntry, funding_entry, reset_entry
 from domain.market_hours import MarketCalendar
@@ -78,6 +79,7 @@ class OrderService(SubmitOps, BookingOps, OrderReads):
         *,
         reserve_buffer_bps: Decimal = Decimal("50"),
         broker_name: str = "paper",
+        fees: FeeModel | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -85,6 +87,8 @@ class OrderService(SubmitOps, BookingOps, OrderReads):
         self.quotes: QuoteLookup = quotes if quotes is not None else NoQuotes()
         self.reserve_buffer_bps = reserve_buffer_bps
         self.broker_name = broker_name
+        #: what a buy holds for fees on top of its cash (the paper broker's fee model)
+        self.fees = fees or FeeModel.free()
 
     # -- plumbing --------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from cluster.orders import repository as repo
 from cluster.orders.types import SubmitResult
 from domain.clock import Clock
 from domain.errors import Conflict, IdempotencyMismatch, RiskDenied
+from domain.fees import FeeModel, buy_fee_reserve
 from domain.ids import AccountId, OrderId
 from domain.market_hours import MarketCalendar
 from domain.order_request import OrderRequest, ReplaceRequest
@@ -75,6 +76,7 @@ class SubmitOps:
     calendar: MarketCalendar
     broker_name: str
     reserve_buffer_bps: Decimal
+    fees: FeeModel
 
     def _tx(self) -> AbstractContextManager[Session]:
         raise NotImplementedError
@@ -143,6 +145,7 @@ class SubmitOps:
         existing = self._existing(s, order.account_id, request, fingerprint, idempotency_key)
         if existing is not None:
             return SubmitResult(existing, created=False)
+        order.fee_reserve = buy_fee_reserve(self.fees, order, prices.ask, self.reserve_buffer_bps)
         reason = self._denial(s, order, account_status, prices, exclude=None)
         if reason is not None and reason.startswith("quote-required") and prices.why:
             reason = f"quote-required: {prices.why}"  # where it looked, and what it found
@@ -275,11 +278,13 @@ class SubmitOps:
             before = old.status
             old.apply(OrderEvent(OrderEventKind.REPLACE_REQUESTED, at=now))
             new = replace.to_order(old, OrderId(str(uuid.uuid4())), now)
+            new.fee_reserve = buy_fee_reserve(self.fees, new, prices.ask, self.reserve_buffer_bps)
             if replace.client_order_id is not None and repo.find_by_client_id(
                 s, account_id, replace.client_order_id
             ):
                 raise Conflict(f"client_order_id {replace.client_order_id!r} is already used")
-            reason = self._denial(s, new, status, prices, exclude=old.id)
+            # the old remainder stays reserved until the broker confirms (worst case: both)
+            reason = self._denial(s, new, status, prices, exclude=None)
             if reason is not None:
                 raise RiskDenied(reason.split(":", 1)[0], reason)
             old.replaced_by = new.id

@@ -11,6 +11,7 @@ from typing import Any
 
 from cluster.marketdata.latest import quote_lookup_for
 from cluster.orders.service import OrderService
+from domain.fees import FeeModel
 from domain.market_hours import EXCHANGE_TZ, MarketCalendar
 
 CALENDAR_DAYS = 400
@@ -32,4 +33,10 @@ def wire(services: Any) -> None:
         quote_lookup_for(services),
         reserve_buffer_bps=settings.reserve_buffer_bps,
         broker_name=settings.broker,
+        fees=fees_for(settings),
     )
+
+
+def fees_for(settings: Any) -> FeeModel:
+    """A paper buy holds the paper fee model's worst case; Alpaca charges buys nothing."""
+    return settings.paper_fee_model() if settings.broker == "paper" else FeeModel.free()

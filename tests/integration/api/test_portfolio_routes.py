@@ -3,11 +3,15 @@ percentage, the 207 bulk answers, positions marked with the orders that hold the
 
 from __future__ import annotations
 
+import json
+import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
 import pytest
 
+from domain.marketdata import Quote
 from serve.services import Services
 from tests.integration.api.test_trading_routes import fill, fund, place
 from tests.kit.users import ApiUser, assert_problem
@@ -74,10 +78,43 @@ def test_cancel_all_then_207_with_each_open_order(client: httpx.Client, holder: 
     assert {x["body"]["status"] for x in r.json()} == {"pending_cancel"}
 
 
-def test_summary_when_positions_at_cost_then_equity_is_the_deposit(
+def test_summary_when_positions_held_then_equity_is_cash_plus_their_market_value(
     client: httpx.Client, holder: ApiUser
 ) -> None:
+    # marked at the quote's mid when the feed cache has one (another test may have run
+    # the feed), else at cost: compare with the positions' own figures
+    positions = client.get(
+        f"/v1/accounts/{holder.account_id}/positions", headers=holder.headers
+    ).json()
+    value = sum(Decimal(p["market_value"]) for p in positions)
+    for p in positions:
+        mark = Decimal(p["current_price"])
+        assert Decimal(p["market_value"]) == (4 * mark).quantize(Decimal("0.01"))
+        assert Decimal(p["unrealized_pl"]) == Decimal(p["market_value"]) - Decimal("200.00")
     s = client.get(f"/v1/accounts/{holder.account_id}/summary", headers=holder.headers).json()
-    assert (Decimal(s["cash"]), Decimal(s["long_market_value"])) == (Decimal(99600), 400)
-    assert Decimal(s["equity"]) == Decimal(s["portfolio_value"]) == Decimal("100000.00")
-    assert s["positions_value"] == "400.00" and s["id"] == s["account_id"]
+    assert (Decimal(s["cash"]), Decimal(s["long_market_value"])) == (Decimal(99600), value)
+    assert Decimal(s["equity"]) == Decimal(s["portfolio_value"]) == Decimal(99600) + value
+    assert Decimal(s["positions_value"]) == value and s["id"] == s["account_id"]
+
+
+def test_position_when_the_feed_cache_has_a_quote_then_marked_at_its_mid(
+    client: httpx.Client, alice: ApiUser, api_services: Services
+) -> None:
+    symbol = f"Q{uuid.uuid4().hex[:4].upper()}"  # no feed writes it: the quote is ours
+    fund(client, alice)
+    order = place(client, alice, symbol=symbol, qty="3", limit_price="50.00")
+    fill(api_services, order["id"], "3", "50.00")
+    now = datetime.now(UTC)
+    quote = Quote(symbol, Decimal("52.00"), 100, Decimal("52.05"), 100, now, now)
+    key = api_services.redis.key("feed", "last", symbol)
+    api_services.redis.call("hset", lambda r: r.hset(key, "quote", json.dumps(quote.to_wire())))
+    try:
+        pos = client.get(
+            f"/v1/accounts/{alice.account_id}/positions/{symbol}", headers=alice.headers
+        ).json()
+    finally:
+        api_services.redis.call("del", lambda r: r.delete(key))
+    # mid 52.025; 3 x 52.025 = 156.075 -> 156.08 (half-even); cost 150.00
+    assert (pos["current_price"], pos["market_value"]) == ("52.025", "156.08")
+    assert (pos["unrealized_pl"], pos["unrealized_plpc"]) == ("6.08", "0.040533")
+    assert pos["exchange"] == "" and pos["lastday_price"] == "52.025"

@@ -130,3 +130,19 @@ def test_open_buys_hold_their_fee_reserve_in_sql_and_in_python(
     assert held - without == D("1.02") + D("1.01") + MODEL.fee_reserve(mkt, D("50.01"))
     assert sell_order.fee_reserve == 0
     assert service.check_invariants(account) == []  # type: ignore[arg-type]
+
+
+def test_a_buy_holds_its_worst_fee_from_submit_and_a_buy_beyond_it_is_refused(
+    service: OrderService, account: str
+) -> None:
+    fees = FeeModel(per_share=Decimal("0.01"), per_order=Decimal("1.00"))
+    priced = OrderService(service.db, service.clock, service.calendar, service.quotes, fees=fees)
+    priced.fund(account, Decimal("1001.10"))  # type: ignore[arg-type]
+    order = priced.submit(account, limit_buy(qty="10", price="100.00")).order  # type: ignore[arg-type]
+    assert order.fee_reserve == Decimal("1.10")  # 10 shares x 0.01 + 1.00 per order
+    assert priced.get_order(order.id).fee_reserve == Decimal("1.10")
+    assert priced.buying_power(account) == Decimal("0.00")  # type: ignore[arg-type]
+    # one more share's fee would not be covered: refused, naming what it needs
+    again = priced.submit(account, limit_buy(qty="1", price="0.01")).order  # type: ignore[arg-type]
+    assert again.status.value == "rejected"
+    assert again.reject_reason is not None and "insufficient-buying-power" in again.reject_reason

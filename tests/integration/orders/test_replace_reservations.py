@@ -188,10 +188,10 @@ def _choices(run: Run) -> list[str]:
         if status is S.PENDING_NEW and (old is None or old.order.status is S.REPLACED):
             out += ["ack", "ack", "cancel"]
         if status in WORKING and mine.acked:
-            weight = 3 if status is S.PENDING_REPLACE else 1
+            weight = 4 if status is S.PENDING_REPLACE else 1
             out += (["fill", "partial", "partial"] if mine.left > 1 else ["fill"]) * weight
         if status in (S.NEW, S.PARTIALLY_FILLED):
-            out += ["replace", "replace", "cancel"]
+            out += ["replace", "replace", "replace", "cancel"]
         if status is S.PENDING_REPLACE:
             out += ["replaced", "replace_rejected"]
         if status is S.PENDING_CANCEL:
@@ -237,15 +237,15 @@ def _step(data: st.DataObject, run: Run) -> None:
     elif action in ("fill", "partial"):
         if mine.order.status is S.PENDING_REPLACE:
             event(f"{action} of an order with a pending replace")
-        qty = mine.left if action == "fill" else data.draw(st.integers(1, mine.left - 1))
-        run.fill(mine, qty, data.draw(st.integers(0, 3), label="cents better"))
+        shares = mine.left if action == "fill" else data.draw(st.integers(1, mine.left - 1))
+        run.fill(mine, shares, data.draw(st.integers(0, 3), label="cents better"))
     elif action == "replace":
-        qty = data.draw(st.none() | qtys, label="new qty")
-        limit = data.draw(st.none() | limits, label="new limit")
-        if qty is None and limit is None:
-            limit = mine.limit + 1
-        if not run.replace(mine, qty, limit):
-            event("replace refused")
+        new_qty = data.draw(st.none() | qtys, label="new qty")
+        new_limit = data.draw(st.none() | limits, label="new limit")
+        if new_qty is None and new_limit is None:
+            new_limit = mine.limit + 1
+        accepted = run.replace(mine, new_qty, new_limit)
+        event("replace " + ("accepted" if accepted else "refused"))
     elif action in ("replaced", "replace_rejected"):
         run.confirm(mine, action == "replaced")
     elif action == "canceled":
