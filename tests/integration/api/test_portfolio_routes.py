@@ -105,7 +105,7 @@ def test_position_when_the_feed_cache_has_a_quote_then_marked_at_its_mid(
     order = place(client, alice, symbol=symbol, qty="3", limit_price="50.00")
     fill(api_services, order["id"], "3", "50.00")
     now = datetime.now(UTC)
-    quote = Quote(symbol, Decimal("52.00"), 100, Decimal("52.05"), 100, now, now)
+    quote = Quote(symbol, Decimal("52.00"), 100, Decimal("52.05"), 100, now, now, "simulated")
     key = api_services.redis.key("feed", "last", symbol)
     api_services.redis.call("hset", lambda r: r.hset(key, "quote", json.dumps(quote.to_wire())))
     try:
