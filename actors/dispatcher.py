@@ -1,6 +1,6 @@
-"""The outbox dispatcher actor of one broker: wakes on ``NOTIFY elson_outbox`` (or every
-``settings.dispatch_poll_s``), runs ``cluster.orders.dispatch.Dispatcher`` passes until the
-outbox is empty, and backs off while the broker is unreachable.
+"""The outbox dispatcher actor of one broker: runs ``cluster.orders.dispatch.Dispatcher``
+passes until the outbox is empty, then polls it every ``settings.dispatch_poll_s``; backs
+off while the broker is unreachable.
 
 Restart safety: no state of its own; a restart re-runs the constructor and the next pass
 claims what is unsent (see ``dispatch`` for why nothing reaches the broker twice).
@@ -22,7 +22,6 @@ from actors.bootstrap import platform_actor
 from cluster import names
 from cluster.orders.dispatch import Dispatcher
 from cluster.orders.router import BrokerRouter
-from cluster.pgnotify import Listener
 from cluster.retry import Backoff
 from cluster.runtime import Runtime
 from cluster.settings import Environment, Settings
@@ -41,8 +40,6 @@ class DispatcherActor:
             settings, self.runtime.orders, paper_name=paper_name, hook=self._hook
         )
         self.dispatcher = Dispatcher(self.runtime.orders, router, hook=self._hook)
-        assert settings.database_url is not None
-        self.listener = Listener(settings.database_url.get_secret_value(), "elson_outbox")
         self.passes = 0
         self._loop = asyncio.get_event_loop().create_task(self._forever())
 
@@ -66,7 +63,7 @@ class DispatcherActor:
                 continue
             attempt = 0
             if not counts:
-                await asyncio.to_thread(self.listener.wait, self.settings.dispatch_poll_s)
+                await asyncio.sleep(self.settings.dispatch_poll_s)
 
     async def ping(self) -> dict[str, Any]:
         totals = self.dispatcher.totals  # flat values: readiness shows them as they are

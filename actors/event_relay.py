@@ -1,6 +1,6 @@
 """The event relay actor: carries committed events from PostgreSQL to Redis Streams.
 
-Wakes on ``NOTIFY elson_events`` (or every ``settings.dispatch_poll_s``) and publishes
+Polls every ``settings.dispatch_poll_s`` while nothing waits, and publishes
 until nothing waits (``cluster.eventlog.relay.Relay``); while Redis is away it retries
 with backoff and the events wait in PostgreSQL, where the gateway can still read them.
 Every ``settings.events_prune_interval_s`` it drops published events older than
@@ -20,7 +20,6 @@ import ray
 from actors.bootstrap import platform_actor
 from cluster import names
 from cluster.eventlog.relay import Relay
-from cluster.pgnotify import Listener
 from cluster.retry import Backoff
 from cluster.runtime import Runtime
 from cluster.settings import Settings
@@ -42,7 +41,6 @@ class EventRelayActor:
             retention_s=settings.events_retention_s,
             record_s=settings.events_record_s,
         )
-        self.listener = Listener(settings.database_url.get_secret_value(), "elson_events")
         self.failures = 0
         self._pruned_at = 0.0
         self._loop = asyncio.get_event_loop().create_task(self._forever())
@@ -61,7 +59,7 @@ class EventRelayActor:
                 continue
             await self._maybe_prune()
             if n < self.relay.batch:
-                await asyncio.to_thread(self.listener.wait, self.settings.dispatch_poll_s)
+                await asyncio.sleep(self.settings.dispatch_poll_s)
 
     async def _maybe_prune(self) -> None:
         if time.monotonic() - self._pruned_at < self.settings.events_prune_interval_s:

@@ -196,8 +196,9 @@ class Settings(BaseSettings):
     #: how long PostgreSQL keeps published events (resume after Redis lost them); older: gap
     events_record_s: int = Field(7 * 86_400, gt=0)
     events_prune_interval_s: float = Field(600.0, gt=0)
-    #: the event relay and the outbox dispatcher wake on NOTIFY, and poll this often anyway
-    dispatch_poll_s: float = Field(1.0, gt=0)
+    #: how often the event relay and the outbox dispatcher look for work while idle (no
+    #: NOTIFY: it would serialize every order's commit; an idle poll is one index probe)
+    dispatch_poll_s: float = Field(0.05, gt=0)
     #: ``POST /v1/bench/floor`` for bench/order_submit.py (refused in staging/production)
     bench_floor_route: bool = False
     ws_auth_timeout_s: float = Field(5.0, gt=0)

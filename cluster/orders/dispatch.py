@@ -27,16 +27,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections import Counter
 from collections.abc import Callable
 
 from cluster.db import Database
-from cluster.orders import outbox
+from cluster.orders import outbox, tables
+from cluster.orders import repository as repo
 from cluster.orders.router import BrokerRouter
 from cluster.orders.service import OrderService
 from domain.errors import DomainError, OperatorError, TransientError
 from domain.ids import OrderId
-from domain.orders import OrderStatus
+from domain.orders import Order, OrderStatus
 
 log = logging.getLogger(__name__)
 _S = OrderStatus
@@ -56,6 +58,7 @@ class Dispatcher:
         self.broker = router.broker_name
         self.hook = hook or (lambda point: None)
         self.totals: Counter[str] = Counter()
+        self._touched: set[OrderId] = set()
 
     def pending(self) -> int:
         with self.db.session() as s:
@@ -65,9 +68,18 @@ class Dispatcher:
         with self.db.session() as s:
             return outbox.claim(s, self.broker, self.batch)
 
-    def _finish(self, request: outbox.Request, outcome: str) -> None:
+    def _finish(self, outcomes: dict[int, str]) -> None:
         with self.db.session() as s:
-            outbox.finish(s, request.id, outcome)
+            outbox.finish_all(s, outcomes)
+
+    def _orders(self, requests: list[outbox.Request]) -> dict[str, Order]:
+        """Every order a pass touches, in one read (ended ones are absent: nothing to do)."""
+        ids = {r.order_id for r in requests} | {
+            r.replacement_id for r in requests if r.replacement_id is not None
+        }
+        with self.db.session() as s:
+            found = repo.open_orders(s, where=[tables.orders.c.id.in_([uuid.UUID(i) for i in ids])])
+        return {o.id: o for o in found}
 
     def _failed(self, request: outbox.Request, error: str) -> None:
         with self.db.session() as s:
@@ -77,14 +89,19 @@ class Dispatcher:
         """One batch; returns the outcomes counted (``{}``: nothing was waiting)."""
         requests = await asyncio.to_thread(self._claim)
         counts: Counter[str] = Counter()
+        if not requests:
+            return {}
+        known = await asyncio.to_thread(self._orders, requests)
+        self._touched = set()
         blocked: set[OrderId] = set()
+        outcomes: dict[int, str] = {}
         for request in requests:
             if request.order_id in blocked:
                 counts["waiting"] += 1
                 continue
             self.hook("claimed")
             try:
-                outcome = await self._send(request)
+                outcome = await self._send(request, known)
             except (TransientError, OperatorError) as exc:
                 level = logging.ERROR if isinstance(exc, OperatorError) else logging.WARNING
                 log.log(level, "%s %s: %s (will retry)", request.action, request.order_id, exc)
@@ -95,13 +112,22 @@ class Dispatcher:
             except DomainError as exc:  # the answer could not be booked: the reconciler will
                 log.warning("%s %s refused: %s", request.action, request.order_id, exc)
                 outcome = f"refused: {exc.code}"
-            await asyncio.to_thread(self._finish, request, outcome)
+            outcomes[request.id] = outcome
             counts[outcome.split(":", 1)[0]] += 1
+        # one stamp for the pass: a crash before it resends the pass, which is a no-op at
+        # the broker (see the module docstring)
+        await asyncio.to_thread(self._finish, outcomes)
         self.totals.update(counts)
         return dict(counts)
 
-    async def _send(self, request: outbox.Request) -> str:
-        order = await asyncio.to_thread(self.service.get_order, request.order_id)
+    async def _send(self, request: outbox.Request, known: dict[str, Order]) -> str:
+        order: Order | None = known.get(request.order_id)
+        if order is not None and order.id in self._touched:
+            # an earlier request of this pass changed it (sent, voided): read it again
+            order = await asyncio.to_thread(self.service.get_order, request.order_id)
+        self._touched.add(request.order_id)
+        if order is None or order.status.is_terminal:
+            return "skipped"  # ended (canceled, rejected, filled...) before it was sent
         resend = request.attempts > 1
         if request.action == "submit":
             never_sent = not resend and order.submitted_at is None
@@ -120,7 +146,9 @@ class Dispatcher:
             await self.router.cancel(order)
             return "sent"
         assert request.replacement_id is not None
-        new = await asyncio.to_thread(self.service.get_order, request.replacement_id)
+        new = known.get(request.replacement_id)
+        if new is None:
+            return "skipped"  # the replacement ended already
         self.hook("before_send")
         await self.router.replace(order, new)
         return "sent"

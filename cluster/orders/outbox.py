@@ -14,15 +14,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import BigInteger, Text, column, insert, select, update, values
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import func
 
 from cluster.orders.tables import broker_outbox
 from domain.ids import OrderId
-
-CHANNEL = "elson_outbox"
-_NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', :broker)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +47,6 @@ def add(
             replacement_id=None if replacement_id is None else uuid.UUID(replacement_id),
         )
     )
-    session.execute(_NOTIFY, {"broker": broker})
 
 
 def claim(session: Session, broker: str, limit: int) -> list[Request]:
@@ -89,6 +85,21 @@ def finish(session: Session, request_id: int, outcome: str) -> None:
         update(broker_outbox)
         .where(c.id == request_id)
         .values(sent_at=func.now(), outcome=outcome, last_error=None)
+    )
+
+
+def finish_all(session: Session, outcomes: dict[int, str]) -> None:
+    """Stamp a pass's requests sent, each with its outcome, in one statement."""
+    if not outcomes:
+        return
+    c = broker_outbox.c
+    done = values(column("id", BigInteger), column("outcome", Text), name="done").data(
+        list(outcomes.items())
+    )
+    session.execute(
+        update(broker_outbox)
+        .where(c.id == done.c.id)
+        .values(sent_at=func.now(), outcome=done.c.outcome, last_error=None)
     )
 
 
