@@ -304,3 +304,34 @@ def test_position_and_ledger_change_after_a_fill(client: httpx.Client, holder: A
     assert Decimal(summary["cash"]) == Decimal("99800.00")
     acts = client.get(f"/v1/accounts/{holder.account_id}/activities", headers=holder.headers).json()
     assert any(a["activity_type"] == "fill" for a in acts["activities"])
+
+
+def test_twenty_concurrent_1000_dollar_buys_on_10000_then_exactly_ten_accepted(
+    client: httpx.Client, api_url: str, alice: ApiUser
+) -> None:
+    import asyncio
+
+    r = client.post(
+        f"/v1/accounts/{alice.account_id}/fund", json={"amount": "10000"}, headers=alice.headers
+    )
+    assert r.status_code == 200, r.text
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=api_url, timeout=30) as c:
+            return await asyncio.gather(
+                *(
+                    c.post(
+                        f"/v1/accounts/{alice.account_id}/orders",
+                        json=limit_buy(qty="10", limit_price="100.00"),  # $1,000 each
+                        headers=alice.headers,
+                    )
+                    for _ in range(20)
+                )
+            )
+
+    responses = asyncio.run(burst())
+    assert {r.status_code for r in responses} == {201}
+    statuses = sorted(r.json()["status"] for r in responses)
+    assert statuses == ["pending_new"] * 10 + ["rejected"] * 10
+    summary = client.get(f"/v1/accounts/{alice.account_id}/summary", headers=alice.headers)
+    assert Decimal(summary.json()["buying_power"]) == Decimal(0)
