@@ -50,7 +50,26 @@ STREAM_KINDS = ("orders", "positions", "account", "risk", "jobs")
 GLOBAL_STREAMS = ("feed",)
 _HEAD_TRIM = 16
 
-PUBLISH_LUA = """
+#: Drop head entries older than ``cutoff`` (ms; at most ``count`` of them), then let the
+#: stream key expire after ``expire_s`` without an append. Shared by both append scripts.
+TRIM_LUA = """
+local function trim_and_expire(key, cutoff, count, expire_s)
+  local head = redis.call('XRANGE', key, '-', '+', 'COUNT', count)
+  for _, entry in ipairs(head) do
+    local fields = entry[2]
+    local ts = nil
+    for i = 1, #fields, 2 do
+      if fields[i] == 'ts' then ts = tonumber(fields[i + 1]) end
+    end
+    if ts ~= nil and ts < cutoff then redis.call('XDEL', key, entry[1]) else break end
+  end
+  redis.call('EXPIRE', key, expire_s)
+end
+"""
+
+PUBLISH_LUA = (
+    TRIM_LUA
+    + """
 local seq = redis.call('INCR', KEYS[2])
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if #last > 0 then
@@ -62,23 +81,10 @@ if #last > 0 then
 end
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], seq .. '-0',
            't', ARGV[1], 'd', ARGV[2], 'ts', ARGV[3])
-local cutoff = tonumber(ARGV[3]) - tonumber(ARGV[5])
-local head = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', ARGV[7])
-for _, entry in ipairs(head) do
-  local fields = entry[2]
-  local ts = nil
-  for i = 1, #fields, 2 do
-    if fields[i] == 'ts' then ts = tonumber(fields[i + 1]) end
-  end
-  if ts ~= nil and ts < cutoff then
-    redis.call('XDEL', KEYS[1], entry[1])
-  else
-    break
-  end
-end
-redis.call('EXPIRE', KEYS[1], ARGV[6])
+trim_and_expire(KEYS[1], tonumber(ARGV[3]) - tonumber(ARGV[5]), ARGV[7], ARGV[6])
 return seq
 """
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +161,7 @@ def interpret_range(
     return []
 
 
-class _Keys:
+class StreamKeys:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
 
@@ -178,7 +184,7 @@ class EventBus:
         retention_s: int = 86_400,
         now_ms: Callable[[], int] | None = None,
     ) -> None:
-        self.redis, self.keys = redis, _Keys(prefix)
+        self.redis, self.keys = redis, StreamKeys(prefix)
         self.retention, self.retention_s = retention, retention_s
         self._now_ms = now_ms or (lambda: int(time.time() * 1000))
         self._script = redis.client.register_script(PUBLISH_LUA)
@@ -222,7 +228,7 @@ class AsyncEventBus:
         retention_s: int = 86_400,
         now_ms: Callable[[], int] | None = None,
     ) -> None:
-        self.redis, self.keys = redis, _Keys(prefix)
+        self.redis, self.keys = redis, StreamKeys(prefix)
         self.retention, self.retention_s = retention, retention_s
         self._now_ms = now_ms or (lambda: int(time.time() * 1000))
         self._script = redis.client.register_script(PUBLISH_LUA)

@@ -26,13 +26,15 @@ from sqlalchemy.sql import func
 from cluster.db import Database
 from cluster.eventlog import store
 from cluster.eventlog.tables import events
-from cluster.events import _Keys, encode_data
+from cluster.events import TRIM_LUA, StreamKeys, encode_data
 from cluster.redis_client import ResilientRedis
 
 log = logging.getLogger(__name__)
 
 # KEYS: stream, counter. ARGV: seq, type, data, ts_ms, maxlen, retention_ms, expire_s, trim
-RELAY_LUA = """
+RELAY_LUA = (
+    TRIM_LUA
+    + """
 local seq = tonumber(ARGV[1])
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if #last > 0 then
@@ -43,19 +45,10 @@ redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], seq .. '-0',
            't', ARGV[2], 'd', ARGV[3], 'ts', ARGV[4])
 local head = tonumber(redis.call('GET', KEYS[2]) or '0')
 if seq > head then redis.call('SET', KEYS[2], seq) end
-local cutoff = tonumber(ARGV[4]) - tonumber(ARGV[6])
-local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', ARGV[8])
-for _, entry in ipairs(oldest) do
-  local fields = entry[2]
-  local ts = nil
-  for i = 1, #fields, 2 do
-    if fields[i] == 'ts' then ts = tonumber(fields[i + 1]) end
-  end
-  if ts ~= nil and ts < cutoff then redis.call('XDEL', KEYS[1], entry[1]) else break end
-end
-redis.call('EXPIRE', KEYS[1], ARGV[7])
+trim_and_expire(KEYS[1], tonumber(ARGV[4]) - tonumber(ARGV[6]), ARGV[8], ARGV[7])
 return 1
 """
+)
 
 
 class Relay:
@@ -70,7 +63,7 @@ class Relay:
         record_s: int = 7 * 86_400,
         batch: int = 500,
     ) -> None:
-        self.db, self.redis, self.keys = db, redis, _Keys(prefix)
+        self.db, self.redis, self.keys = db, redis, StreamKeys(prefix)
         self.retention, self.retention_s, self.record_s = retention, retention_s, record_s
         self.batch = batch
         self._script = redis.client.register_script(RELAY_LUA)

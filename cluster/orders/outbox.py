@@ -79,15 +79,6 @@ def _request(row: Any) -> Request:
     )
 
 
-def finish(session: Session, request_id: int, outcome: str) -> None:
-    c = broker_outbox.c
-    session.execute(
-        update(broker_outbox)
-        .where(c.id == request_id)
-        .values(sent_at=func.now(), outcome=outcome, last_error=None)
-    )
-
-
 def finish_all(session: Session, outcomes: dict[int, str]) -> None:
     """Stamp a pass's requests sent, each with its outcome, in one statement."""
     if not outcomes:
