@@ -140,6 +140,7 @@ class Reconciler:
         if order.status is _S.PENDING_NEW and view.unacknowledged:
             return True
         return bool(catch_up(order, view, now))
+
     def _settle(self, order_id: OrderId, view: BrokerView, totals: dict[str, int]) -> None:
         """Re-read the order (the broker may have booked meanwhile), then catch it up."""
         totals["checked"] += 1
