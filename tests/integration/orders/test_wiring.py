@@ -52,8 +52,11 @@ def test_wire_builds_calendar_and_resolves_quotes_late_and_records_events(
     assert services.calendar.is_open(OPEN_TUESDAY)
     service: OrderService = services.orders
     service.fund(account, Decimal("1000.00"))  # type: ignore[arg-type]
-    no_quote = service.submit(account, market("buy")).order  # type: ignore[arg-type]
-    assert no_quote.status is OrderStatus.REJECTED  # no market data wired: fail closed
+    # a symbol no feed carries: neither the cache nor a feed shard (when this test process
+    # is connected to the session's Ray cluster) has a quote for it
+    unquoted = market("buy", symbol="ZZZZ")
+    no_quote = service.submit(account, unquoted).order  # type: ignore[arg-type]
+    assert no_quote.status is OrderStatus.REJECTED  # no quote anywhere: fail closed
     assert no_quote.reject_reason is not None  # and it says where it looked
     assert "from the feed cache or the feed shards" in no_quote.reject_reason
 
