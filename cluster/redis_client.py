@@ -39,7 +39,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import redis
 import redis.asyncio as aredis
@@ -176,6 +176,21 @@ class _Policy:
         self.health = RedisHealth()
         self._lock = threading.Lock()
 
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, timeout_s: float | None = None, attempts: int | None = None
+    ) -> Self:
+        """The process's client from settings (the one way every process builds it, sync
+        or async: both take the same arguments)."""
+        o = _from_settings(settings, timeout_s, attempts)
+        return cls(  # type: ignore[call-arg]
+            o.url,
+            prefix=o.prefix,
+            timeout_s=o.timeout_s,
+            attempts=o.attempts,
+            cooldown_s=o.cooldown_s,
+        )
+
     def key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
 
@@ -230,20 +245,6 @@ class ResilientRedis(_Policy):
         super().__init__(url, prefix, timeout_s, attempts, cooldown_s)
         kwargs = _connection_kwargs(timeout_s, Retry(NoBackoff(), 0))
         self.client = redis.Redis.from_url(url, **kwargs)
-
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, *, timeout_s: float | None = None, attempts: int | None = None
-    ) -> ResilientRedis:
-        """The process's client from settings (the one way every process builds it)."""
-        o = _from_settings(settings, timeout_s, attempts)
-        return cls(
-            o.url,
-            prefix=o.prefix,
-            timeout_s=o.timeout_s,
-            attempts=o.attempts,
-            cooldown_s=o.cooldown_s,
-        )
 
     def call(self, op: str, fn: Callable[[redis.Redis], T]) -> T:
         try:
@@ -303,19 +304,6 @@ class AsyncResilientRedis(_Policy):
         self._probing: asyncio.Task[None] | None = None  # a reference keeps the task alive
         kwargs = _connection_kwargs(timeout_s, aretry.Retry(NoBackoff(), 0))
         self.client = aredis.Redis.from_url(url, **kwargs)
-
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, *, timeout_s: float | None = None, attempts: int | None = None
-    ) -> AsyncResilientRedis:
-        o = _from_settings(settings, timeout_s, attempts)
-        return cls(
-            o.url,
-            prefix=o.prefix,
-            timeout_s=o.timeout_s,
-            attempts=o.attempts,
-            cooldown_s=o.cooldown_s,
-        )
 
     async def call(self, op: str, fn: Callable[[aredis.Redis], Awaitable[T]]) -> T:
         try:
