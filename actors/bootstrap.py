@@ -29,9 +29,16 @@ def platform_actor(name: str, settings: Settings, **extra: Any) -> dict[str, Any
 
 
 def ensure_actors(settings: Settings) -> list[str]:
-    from actors import dispatcher, event_relay, feed_supervisor, paper_broker, reconciler
+    from actors import (
+        dispatcher,
+        event_relay,
+        feed_supervisor,
+        paper_broker,
+        reconciler,
+        risk_engine,
+    )
 
     names: list[str] = []
-    for module in (feed_supervisor, paper_broker, reconciler, event_relay, dispatcher):
+    for module in (risk_engine, feed_supervisor, paper_broker, reconciler, event_relay, dispatcher):
         names.extend(module.ensure(settings))
     return names

@@ -23,6 +23,7 @@ from cluster import names
 from cluster.orders.dispatch import Dispatcher
 from cluster.orders.router import BrokerRouter
 from cluster.retry import Backoff
+from cluster.risk.view import risk_view_for
 from cluster.runtime import Runtime
 from cluster.settings import Environment, Settings
 from domain.errors import Forbidden
@@ -39,9 +40,18 @@ class DispatcherActor:
         router = BrokerRouter.from_settings(
             settings, self.runtime.orders, paper_name=paper_name, hook=self._hook
         )
-        self.dispatcher = Dispatcher(self.runtime.orders, router, hook=self._hook)
+        self.risk = risk_view_for(settings, self.runtime.db)
+        self.dispatcher = Dispatcher(
+            self.runtime.orders, router, hook=self._hook, risk=self.risk, report=self._report
+        )
         self.passes = 0
         self._loop = asyncio.get_event_loop().create_task(self._forever())
+
+    async def _report(self, sent: int, failed: int) -> None:
+        engine = names.get_actor(names.RISK_ENGINE, self.settings.ray_namespace)
+        if engine is not None:
+            ref = engine.broker_results.remote(self.settings.broker, sent, failed)  # type: ignore[attr-defined]
+            await asyncio.wait_for(ref, 5.0)
 
     def _hook(self, point: str) -> None:
         if self._crash == point:

@@ -48,6 +48,8 @@ from domain.clock import Clock, FakeClock
 from domain.errors import Forbidden
 from domain.ids import OrderId, parse_order_id
 from domain.paper import FillModel, PaperEngine
+from domain.risk.exchange import ExchangeHalts
+from domain.risk.luld import HaltChange
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,6 +63,15 @@ class SwitchableClock:
 
     def now(self) -> datetime:
         return self.inner.now()
+
+
+def halt_wire(change: HaltChange) -> dict[str, Any]:
+    return {
+        "symbol": change.symbol,
+        "halted": change.halted,
+        "until": None if change.until is None else change.until.isoformat(),
+        "reason": f"{change.reason}: {change.detail}" if change.detail else change.reason,
+    }
 
 
 def fill_model_for(settings: Settings) -> FillModel:
@@ -82,9 +93,18 @@ class PaperBroker:
         )
         self.db, self.service, calendar = runtime.db, runtime.orders, runtime.calendar
         self.model = fill_model_for(settings)
-        self.desk = PaperDesk(self.service, PaperEngine(self.model, calendar), self.clock)
+        halts = ExchangeHalts(
+            frozenset(
+                x.strip().upper() for x in settings.luld_tier1_symbols.split(",") if x.strip()
+            ),
+            settings.mwcb_index_symbol or None,
+            session=calendar,
+        )
+        engine = PaperEngine(self.model, calendar, halts=halts)
+        self.desk = PaperDesk(self.service, engine, self.clock)
         self.restored = self.desk.restore()
         self._lock = asyncio.Lock()
+        self._halts: list[dict[str, Any]] = []
         loop = asyncio.get_event_loop()
         self._ticker = loop.create_task(self._tick_forever())
         if quote_source is None and settings.paper_quote_feed:
@@ -134,10 +154,30 @@ class PaperBroker:
 
     # -- inputs ------------------------------------------------------------------------
     async def on_quotes(self, quotes: list[dict[str, Any]]) -> dict[str, int]:
-        return await self._run(self.desk.on_quotes, quotes)
+        counts = await self._run(self.desk.on_quotes, quotes)
+        await self._forward_halts()
+        return counts
 
     async def tick(self) -> dict[str, int]:
-        return await self._run(self.desk.tick)
+        counts = await self._run(self.desk.tick)
+        await self._forward_halts()
+        return counts
+
+    async def _forward_halts(self) -> None:
+        """Exchange halts the engine saw go to the risk engine, so orders for a halted
+        symbol are refused at submit (``symbol_halted``); the engine fills nothing there
+        either way. Kept and retried with the next batch if the risk engine is away."""
+        self._halts.extend(halt_wire(c) for c in self.desk.take_halts())
+        if not self._halts:
+            return
+        engine = names.get_actor(names.RISK_ENGINE, self.settings.ray_namespace)
+        if engine is None:
+            return
+        try:
+            await asyncio.wait_for(engine.exchange_halts.remote(self._halts), 5.0)  # type: ignore[attr-defined]
+            self._halts = []
+        except Exception:
+            log.warning("could not forward %d exchange halt(s)", len(self._halts), exc_info=True)
 
     # -- queries -----------------------------------------------------------------------
     async def get_state(self, order_id: str) -> dict[str, Any]:

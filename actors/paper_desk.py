@@ -36,6 +36,7 @@ from domain.errors import DomainError, IllegalTransition, TransientError
 from domain.ids import OrderId
 from domain.orders import Order, OrderEvent, OrderEventKind, OrderStatus
 from domain.paper import PaperEngine, StopMark
+from domain.risk.exchange import HaltChange
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +178,11 @@ class PaperDesk:
 
     def tick(self) -> dict[str, int]:
         return self._book(self.engine.on_clock(self.clock.now()))
+
+    def take_halts(self) -> list[HaltChange]:
+        """Exchange halts (LULD pauses, market-wide) started or ended since the last call,
+        for the actor to forward to the risk actor."""
+        return self.engine.take_halts()
 
     # -- queries -----------------------------------------------------------------------
     def get_state(self, order_id: OrderId) -> dict[str, Any]:

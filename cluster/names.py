@@ -6,6 +6,7 @@ PAPER_BROKER = "elson.paper_broker"
 RECONCILER = "elson.reconciler"
 FEED_SUPERVISOR = "elson.feed_supervisor"
 EVENT_RELAY = "elson.event_relay"
+RISK_ENGINE = "elson.risk_engine"
 
 
 def dispatcher(broker: str) -> str:

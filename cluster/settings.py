@@ -130,6 +130,10 @@ class Settings(BaseSettings):
     paper_fee_taf_max: Decimal = Field(TAF_MAX, ge=0)
     #: Feed the paper broker from the market-data feed shards (off: quotes via on_quotes).
     paper_quote_feed: bool = True
+    #: LULD Tier 1 symbols (S&P 500 / Russell 1000 names: 5% bands); the rest are Tier 2
+    luld_tier1_symbols: str = "AAPL,MSFT,AMZN,GOOG,GOOGL,META,NVDA,TSLA,SPY"
+    #: the index whose decline from the prior close halts the market (empty: none)
+    mwcb_index_symbol: str = "SPY"
 
     # --- market data ---
     feed_shards: int = Field(4, ge=1)
@@ -199,6 +203,17 @@ class Settings(BaseSettings):
     #: how often the event relay and the outbox dispatcher look for work while idle (no
     #: NOTIFY: it would serialize every order's commit; an idle poll is one index probe)
     dispatch_poll_s: float = Field(0.05, gt=0)
+    #: the pre-trade risk gate (trading states, locks, limits); off only for bench/risk.py
+    risk_gate: bool = True
+    #: a replica checks orders against a risk book PostgreSQL confirmed this recently
+    risk_bound_s: float = Field(0.25, gt=0, le=0.25)
+    risk_poll_s: float = Field(0.1, gt=0)
+    #: how often the risk engine releases expired locks and cools breakers
+    risk_tick_s: float = Field(1.0, gt=0)
+    #: a broker's breaker opens after this many failed sends within the window
+    broker_breaker_failures: int = Field(5, ge=1)
+    broker_breaker_window_s: float = Field(60.0, gt=0)
+    broker_breaker_open_s: float = Field(30.0, ge=0)
     #: ``POST /v1/bench/floor`` for bench/order_submit.py (refused in staging/production)
     bench_floor_route: bool = False
     ws_auth_timeout_s: float = Field(5.0, gt=0)

@@ -113,6 +113,7 @@ def load_all_tables() -> MetaData:
         "cluster.auth.tables",
         "cluster.optimization.tables",
         "cluster.eventlog.tables",
+        "cluster.risk.tables",
     ):
         try:
             importlib.import_module(module)

@@ -9,16 +9,24 @@ sliding failure window instead of a consecutive-failure count.
 
 Each transition is returned (``record_*``) and sent to listeners, so callers can emit
 a metric or an event without polling ``state``.
+
+Operators can trip and reset a breaker by hand. A manual trip goes to its own state,
+``forced_open``, rather than ``open`` with a flag: it never cools to half-open and probes
+never close it, which is a different set of rows, so it reads best as a different state.
+Only ``MANUAL_RESET`` leaves it. The whole breaker round-trips through ``to_record`` /
+``from_record`` so the risk actor can rebuild it from PostgreSQL after a restart.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
+from domain.clock import require_aware
 from domain.errors import ValidationFailed
 
 __all__ = ["Breaker", "BreakerConfig", "BreakerEvent", "BreakerState", "Transition"]
@@ -28,6 +36,12 @@ class BreakerState(StrEnum):
     CLOSED = "closed"  # calls flow; failures are counted
     OPEN = "open"  # calls are refused until ``open_for`` has passed
     HALF_OPEN = "half_open"  # a few probe calls decide between closed and open
+    FORCED_OPEN = "forced_open"  # tripped by an operator: refused until reset by hand
+
+    @property
+    def refuses_calls(self) -> bool:
+        """Open either way: no call may go out (half-open still grants probes)."""
+        return self in (BreakerState.OPEN, BreakerState.FORCED_OPEN)
 
 
 class BreakerEvent(StrEnum):
@@ -35,6 +49,8 @@ class BreakerEvent(StrEnum):
     COOLED = "cooled"  # open_for elapsed
     PROBE_SUCCEEDED = "probe_succeeded"  # enough probes succeeded
     PROBE_FAILED = "probe_failed"
+    MANUAL_TRIP = "manual_trip"  # an operator opened it; it stays open until reset
+    MANUAL_RESET = "manual_reset"  # an operator closed it, whatever its state
 
 
 _TRANSITIONS: dict[tuple[BreakerState, BreakerEvent], BreakerState] = {
@@ -42,9 +58,19 @@ _TRANSITIONS: dict[tuple[BreakerState, BreakerEvent], BreakerState] = {
     (BreakerState.OPEN, BreakerEvent.COOLED): BreakerState.HALF_OPEN,
     (BreakerState.HALF_OPEN, BreakerEvent.PROBE_SUCCEEDED): BreakerState.CLOSED,
     (BreakerState.HALF_OPEN, BreakerEvent.PROBE_FAILED): BreakerState.OPEN,
+    # --- by hand ------------------------------------------------------------------------
+    (BreakerState.CLOSED, BreakerEvent.MANUAL_TRIP): BreakerState.FORCED_OPEN,
+    (BreakerState.HALF_OPEN, BreakerEvent.MANUAL_TRIP): BreakerState.FORCED_OPEN,
+    # An operator pinning an automatically opened breaker: it must not cool on its own.
+    (BreakerState.OPEN, BreakerEvent.MANUAL_TRIP): BreakerState.FORCED_OPEN,
+    (BreakerState.OPEN, BreakerEvent.MANUAL_RESET): BreakerState.CLOSED,
+    (BreakerState.HALF_OPEN, BreakerEvent.MANUAL_RESET): BreakerState.CLOSED,
+    (BreakerState.FORCED_OPEN, BreakerEvent.MANUAL_RESET): BreakerState.CLOSED,
     # Not in the table on purpose: a success or failure reported while OPEN. It is the
     # late result of a call admitted before the trip; it neither closes the breaker
-    # nor extends the open period, so ``record_*`` ignores it.
+    # nor extends the open period, so ``record_*`` ignores it. The same holds in
+    # FORCED_OPEN, which also never cools. A manual trip of a forced-open breaker and a
+    # manual reset of a closed one change nothing: ``trip``/``reset`` return ``None``.
 }
 
 
@@ -121,7 +147,7 @@ class Breaker:
         state = self.state(now)
         if state is BreakerState.CLOSED:
             return True
-        if state is BreakerState.OPEN:
+        if state.refuses_calls:
             return False
         # A probe that never reports back (a lost task) would wedge the breaker in
         # half-open; after another ``open_for`` without a verdict, grant probes again.
@@ -149,7 +175,7 @@ class Breaker:
         state = self.state(now)
         if state is BreakerState.HALF_OPEN:
             return self._fire(BreakerEvent.PROBE_FAILED, now)
-        if state is BreakerState.OPEN:
+        if state.refuses_calls:
             return None
         self._failures.append(now)
         horizon = now - self.config.window
@@ -158,6 +184,71 @@ class Breaker:
         if len(self._failures) >= self.config.failure_threshold:
             return self._fire(BreakerEvent.TRIPPED, now)
         return None
+
+    def trip(self, now: datetime, *, manual: bool = True) -> Transition | None:
+        """Open the breaker now. ``manual``: forced open until ``reset``; otherwise as if
+        the failure threshold was reached (open for ``open_for``, then probes). ``None``
+        when it is already open that way."""
+        state = self.state(now)
+        if manual:
+            event = BreakerEvent.MANUAL_TRIP
+        elif state is BreakerState.CLOSED:
+            event = BreakerEvent.TRIPPED
+        else:
+            event = BreakerEvent.PROBE_FAILED  # half-open: reopen for a full period
+        if (state, event) not in _TRANSITIONS:
+            return None
+        return self._fire(event, now)
+
+    def reset(self, now: datetime) -> Transition | None:
+        """Close the breaker by hand; ``None`` when it is already closed."""
+        if (self.state(now), BreakerEvent.MANUAL_RESET) not in _TRANSITIONS:
+            return None
+        return self._fire(BreakerEvent.MANUAL_RESET, now)
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-able state for storage. Probe counts are not kept: probes in flight when
+        the process died never report back, so a restored half-open breaker grants again."""
+        return {
+            "state": self._state.value,
+            "opened_at": _iso(self._opened_at),
+            "half_open_since": _iso(self._half_open_since),
+            "failures": [at.isoformat() for at in self._failures],
+        }
+
+    @classmethod
+    def from_record(
+        cls,
+        config: BreakerConfig | None,
+        record: Mapping[str, Any],
+        *,
+        name: str = "",
+        listeners: Iterable[Listener] = (),
+    ) -> Breaker:
+        """Rebuild a breaker stored by ``to_record``. Restoring is not a transition:
+        listeners hear only what happens afterwards (an overdue cool-off, say)."""
+        breaker = cls(config, name=name, listeners=listeners)
+        try:
+            state = BreakerState(record["state"])
+        except (KeyError, ValueError) as exc:
+            raise ValidationFailed("state", "breaker-state", "unknown breaker state") from exc
+        opened_at = _parse_time(record.get("opened_at"), "opened_at")
+        half_open_since = _parse_time(record.get("half_open_since"), "half_open_since")
+        if state.refuses_calls and opened_at is None:
+            raise ValidationFailed("opened_at", "required", f"a {state} breaker has opened_at")
+        if state is BreakerState.HALF_OPEN and half_open_since is None:
+            raise ValidationFailed("half_open_since", "required", "half-open needs its start")
+        failures = record.get("failures") or []
+        if not isinstance(failures, list):
+            raise ValidationFailed("failures", "wire-format", "failures must be a list")
+        breaker._state = state
+        breaker._opened_at = opened_at
+        breaker._half_open_since = half_open_since
+        times = [_parse_time(value, "failures") for value in failures]
+        if any(at is None for at in times):
+            raise ValidationFailed("failures", "wire-format", "failures are ISO times")
+        breaker._failures.extend(sorted(at for at in times if at is not None))
+        return breaker
 
     def failures_in_window(self, now: datetime) -> int:
         horizon = now - self.config.window
@@ -169,9 +260,24 @@ class Breaker:
         self._state = after
         self._failures.clear()
         self._probes_granted = self._probe_successes = 0
-        self._opened_at = now if after is BreakerState.OPEN else None
+        self._opened_at = now if after.refuses_calls else None
         self._half_open_since = now if after is BreakerState.HALF_OPEN else None
         transition = Transition(self.name, before, after, event, now)
         for listener in self._listeners:
             listener(transition)
         return transition
+
+
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()
+
+
+def _parse_time(value: object, field: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationFailed(field, "wire-format", f"{field} must be an ISO time")
+    try:
+        return require_aware(field, datetime.fromisoformat(value))
+    except ValueError as exc:
+        raise ValidationFailed(field, "wire-format", f"{field} must be an ISO time") from exc

@@ -224,6 +224,8 @@ class OrderEvent:
     qty: Quantity | None = None
     price: Price | None = None
     reason: str | None = None
+    #: a rejection's stable reason code (``domain.risk.codes.ReasonCode``), when ours
+    code: str | None = None
     replaced_by: OrderId | None = None
     detail: FillDetail | None = None
     #: USD charged for this execution (commission and regulatory fees), whole cents
@@ -299,6 +301,7 @@ class Order:
     replaces: OrderId | None = None
     replaced_by: OrderId | None = None
     reject_reason: str | None = None
+    reject_code: str | None = None
     #: Where a pending cancel/replace returns if the broker refuses it.
     resume_status: OrderStatus | None = None
     execution_ids: set[ExecutionId] = field(default_factory=set)
@@ -409,6 +412,7 @@ class Order:
         elif status is _S.REJECTED:
             self.failed_at = event.at
             self.reject_reason = event.reason
+            self.reject_code = event.code
         elif status is _S.REPLACED:
             self.replaced_by = event.replaced_by
 

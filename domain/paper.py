@@ -57,6 +57,10 @@ ignores quotes stamped before ``submitted_at + latency``.
 Cancel race: a quote stamped before the cancel takes effect (``requested + latency``) can
 still fill the order; a full fill wins and the order ends ``filled``. A replace whose old
 order filled or expired first rejects the replacement.
+
+Exchange halts (optional ``halts``, ``domain.risk.exchange``): a quote feeds them first;
+while its symbol or the market is halted (at ``top.at`` or ``now``) nothing matches and
+orders keep working; a ``cls`` order whose symbol is halted at the close is canceled.
 """
 
 from __future__ import annotations
@@ -82,6 +86,7 @@ from domain.orders import (
     Side,
     TimeInForce,
 )
+from domain.risk.exchange import ExchangeHalts, HaltChange
 
 Emitted = tuple[OrderId, OrderEvent]
 
@@ -203,9 +208,12 @@ class _Working:
 class PaperEngine:
     """Matches working orders against quotes under a :class:`FillModel`."""
 
-    def __init__(self, fill_model: FillModel, session: SessionClock) -> None:
+    def __init__(
+        self, fill_model: FillModel, session: SessionClock, halts: ExchangeHalts | None = None
+    ) -> None:
         self._model = fill_model
         self._session = session
+        self.halts = halts  # exchange halt rules (LULD, market-wide); None: never halted
         self._book: dict[OrderId, _Working] = {}
         self._quotes: dict[str, TopOfBook] = {}
         self._moved: set[OrderId] = set()  # marks changed since ``take_marks``
@@ -226,6 +234,10 @@ class PaperEngine:
             for oid in sorted(moved)
             if (w := self._book.get(oid)) is not None
         }
+
+    def take_halts(self) -> list[HaltChange]:
+        """Exchange halts started and ended since the last call (``ExchangeHalts``)."""
+        return [] if self.halts is None else self.halts.take_changes()
 
     # -- requests ----------------------------------------------------------------------
     def submit(self, order: Order, now: datetime) -> list[OrderEvent]:
@@ -301,6 +313,8 @@ class PaperEngine:
     def on_clock(self, now: datetime) -> list[Emitted]:
         require_aware("now", now)
         out: list[Emitted] = []
+        if self.halts is not None:
+            self.halts.on_clock(now)
         self._housekeep(now, out)
         self._settle(now, out)
         return out
@@ -310,8 +324,12 @@ class PaperEngine:
         out: list[Emitted] = []
         self._housekeep(now, out)
         self._quotes[top.symbol] = top
+        halts = self.halts  # a halted symbol matches nothing; its orders keep working
+        halted = halts is not None and (
+            halts.on_quote(top.symbol, top.bid, top.ask, top.at) or halts.is_halted(top.symbol, now)
+        )
         for working in list(self._book.values()):
-            if not working.done and working.order.symbol == top.symbol:
+            if not halted and not working.done and working.order.symbol == top.symbol:
                 taken = self._match(working, top, now, out)
                 if taken and working.order.side is Side.BUY:
                     top = replace(top, ask_size=max(top.ask_size - taken, Decimal(0)))
@@ -388,6 +406,9 @@ class PaperEngine:
 
     def _close_auction(self, working: _Working, now: datetime, out: list[Emitted]) -> None:
         last = self._quotes.get(working.order.symbol)
+        if self.halts is not None and self.halts.is_halted(working.order.symbol, now):
+            self._emit(working, OrderEvent(_E.CANCELED, now, reason="halted at the close"), out)
+            return
         if last is None:
             self._emit(working, OrderEvent(_E.CANCELED, now, reason="no closing quote"), out)
             return

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cluster.logging import request_id_var
 from domain import errors
+from domain.risk.codes import ReasonCode
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -122,6 +123,16 @@ REGISTRY: dict[str, ProblemType] = {
         ProblemType(
             "internal", 500, "Internal error", "An unexpected error; quote the request id."
         ),
+        *(
+            ProblemType(
+                code.slug,
+                code.http_status,
+                code.value.replace("_", " ").capitalize(),
+                f"A risk rule refused the order (reason code `{code.value}`); `order_id` "
+                "names the stored rejected order.",
+            )
+            for code in ReasonCode
+        ),
     ]
 }
 
@@ -179,6 +190,8 @@ def install(app: FastAPI) -> None:
             extra["errors"] = [{"field": exc.field, "rule": exc.rule, "message": exc.message}]
         if getattr(exc, "reason_code", None):
             extra["reason"] = exc.reason_code  # type: ignore[attr-defined]
+        if getattr(exc, "order_id", None):
+            extra["order_id"] = exc.order_id  # type: ignore[attr-defined]
         if slug == "internal":
             log.error("unhandled platform error", exc_info=exc)
             return problem("internal")

@@ -33,6 +33,8 @@ class Services:
     auth: Any = None  # cluster.auth.service.AuthService
     events: Any = None  # cluster.events.EventBus
     marketdata: Any = None  # cluster.marketdata.query.MarketDataQuery
+    risk: Any = None  # cluster.risk.view.RiskView (None: the risk gate is off)
+    risk_admin: Any = None  # cluster.risk.client.RiskAdmin
     in_ray: bool = False
     closers: list[Callable[[], Any]] = field(default_factory=list)
 

@@ -24,6 +24,7 @@ from domain.ids import OrderId
 from domain.ledger import fill_entry
 from domain.money import EXACT
 from domain.orders import Order, OrderEvent, OrderEventKind, OrderStatus, Side, order_event_name
+from domain.risk.codes import Denial
 
 Message = tuple[str, str, dict[str, Any]]
 
@@ -89,6 +90,14 @@ class BookingOps:
         without the broker (the dispatcher calls this; see ``dispatch``)."""
         event = OrderEvent(
             OrderEventKind.CANCELED, self._now(), reason="canceled before it reached the broker"
+        )
+        return self.apply_events(order_id, [event])
+
+    def reject_unsent(self, order_id: OrderId, denial: Denial) -> Order:
+        """Reject a stored order the broker boundary refuses to send (a halt that the
+        replica's risk book did not show yet when the order was accepted)."""
+        event = OrderEvent(
+            OrderEventKind.REJECT, self._now(), reason=denial.message, code=denial.code.value
         )
         return self.apply_events(order_id, [event])
 

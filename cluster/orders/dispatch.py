@@ -29,7 +29,8 @@ import asyncio
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from cluster.db import Database
 from cluster.orders import outbox, tables
@@ -39,6 +40,8 @@ from cluster.orders.service import OrderService
 from domain.errors import DomainError, OperatorError, TransientError
 from domain.ids import OrderId
 from domain.orders import Order, OrderStatus
+from domain.risk.codes import Denial
+from domain.risk.gate import RiskBook
 
 log = logging.getLogger(__name__)
 _S = OrderStatus
@@ -52,11 +55,19 @@ class Dispatcher:
         *,
         batch: int = 100,
         hook: Callable[[str], None] | None = None,
+        risk: Any = None,
+        report: Callable[[int, int], Awaitable[None]] | None = None,
     ) -> None:
         self.service, self.router, self.batch = service, router, batch
         self.db: Database = service.db
         self.broker = router.broker_name
         self.hook = hook or (lambda point: None)
+        #: a ``cluster.risk.view.RiskView``: halts are re-checked before a submit is sent,
+        #: and nothing is sent while the broker's breaker refuses
+        self.risk = risk
+        #: tells the risk engine each pass's sends and failures (the broker's breaker)
+        self.report = report
+        self._book: Any = None
         self.totals: Counter[str] = Counter()
         self._touched: set[OrderId] = set()
 
@@ -81,12 +92,28 @@ class Dispatcher:
             found = repo.open_orders(s, where=[tables.orders.c.id.in_([uuid.UUID(i) for i in ids])])
         return {o.id: o for o in found}
 
+    def _boundary(self, order: Order) -> Denial | None:
+        if self._book is None or order.submitted_at is not None:
+            return None
+        book: RiskBook = self._book
+        return book.boundary_denial(
+            account_id=order.account_id,
+            symbol=str(order.symbol),
+            side=order.side,
+            client_order_id=str(order.client_order_id),
+            now=self.service.clock.now(),
+        )
+
     def _failed(self, request: outbox.Request, error: str) -> None:
         with self.db.session() as s:
             outbox.failed(s, request.id, error)
 
     async def run_once(self) -> dict[str, int]:
         """One batch; returns the outcomes counted (``{}``: nothing was waiting)."""
+        if self.risk is not None:
+            self._book = await asyncio.to_thread(self.risk.current)
+            if self.broker in self._book.snapshot.open_breakers:
+                return {"retry": 1}  # leave the outbox alone until the breaker half-opens
         requests = await asyncio.to_thread(self._claim)
         counts: Counter[str] = Counter()
         if not requests:
@@ -118,6 +145,11 @@ class Dispatcher:
         # the broker (see the module docstring)
         await asyncio.to_thread(self._finish, outcomes)
         self.totals.update(counts)
+        if self.report is not None and (counts["sent"] or counts["retry"]):
+            try:
+                await self.report(counts["sent"], counts["retry"])
+            except Exception:  # the breaker misses one pass; sending goes on
+                log.warning("could not report broker results", exc_info=True)
         return dict(counts)
 
     async def _send(self, request: outbox.Request, known: dict[str, Order]) -> str:
@@ -136,6 +168,10 @@ class Dispatcher:
                 return "voided"
             if order.status not in (_S.PENDING_NEW, _S.PENDING_CANCEL) or order.submitted_at:
                 return "skipped"  # acknowledged (a resend after a crash) or ended
+            denial = self._boundary(order)
+            if denial is not None:
+                await asyncio.to_thread(self.service.reject_unsent, order.id, denial)
+                return "halted"
             self.hook("before_send")
             await self.router.submit(order, resend=resend)
             return "sent"

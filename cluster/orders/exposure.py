@@ -19,6 +19,7 @@ the ask, so they are loaded (few: they fill or are priced at once) and reserved 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -142,3 +143,15 @@ def open_sells(
     if exclude is not None:
         where.append(c.id != uuid.UUID(exclude))
     return repo.open_orders(session, account_id=account_id, where=where)
+
+
+def orders_since(session: Session, account_id: str, since: datetime) -> int:
+    """Orders the account placed after ``since`` (the rate limit; an index range scan of
+    ``ix_orders_account_id_created_at_id``, counted under the account lock so two replicas
+    cannot both let the limit's last order through)."""
+    stmt = (
+        select(func.count())
+        .select_from(orders)
+        .where(orders.c.account_id == uuid.UUID(account_id), orders.c.created_at > since)
+    )
+    return int(session.execute(stmt).scalar_one())

@@ -22,6 +22,7 @@ MUTABLE = (
     "high_water_mark",
     "stop_triggered",
     "reject_reason",
+    "reject_code",
     "replaced_by",
     "updated_at",
     "submitted_at",
@@ -54,6 +55,7 @@ def update_values(order: Order) -> dict[str, Any]:
         "high_water_mark": order.high_water_mark,
         "stop_triggered": order.stop_triggered,
         "reject_reason": order.reject_reason,
+        "reject_code": order.reject_code,
         "replaced_by": _uuid(order.replaced_by),
         "updated_at": order.updated_at,
         "submitted_at": order.submitted_at,
@@ -129,6 +131,7 @@ def order_from_row(row: Mapping[Any, Any], execution_ids: Iterable[str] = ()) ->
         replaces=None if row["replaces"] is None else OrderId(str(row["replaces"])),
         replaced_by=None if row["replaced_by"] is None else OrderId(str(row["replaced_by"])),
         reject_reason=row["reject_reason"],
+        reject_code=row["reject_code"],
         resume_status=None if row["resume_status"] is None else OrderStatus(row["resume_status"]),
         execution_ids={ExecutionId(e) for e in execution_ids},
     )

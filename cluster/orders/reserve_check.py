@@ -27,12 +27,13 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from cluster.orders import exposure, ledger_repo, risk
+from cluster.orders import exposure, ledger_repo
 from cluster.orders import repository as repo
 from cluster.orders.types import Difference, QuoteLookup
 from domain.ledger import CASH, position_account, reservation
 from domain.money import EXACT
 from domain.orders import Order, OrderType, Side
+from domain.risk import checks as risk
 
 ZERO = Decimal(0)
 AskLookup = Callable[[list[Order]], dict[str, Decimal]]

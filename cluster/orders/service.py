@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from cluster.db import Database
 from cluster.eventlog import store as eventlog
-from cluster.orders import exposure, invariants, ledger_repo, risk
+from cluster.orders import exposure, invariants, ledger_repo
 from cluster.orders import repository as repo
 from cluster.orders.booking import BookingOps
 from cluster.orders.reads import OrderReads
@@ -48,6 +48,7 @@ from domain.ledger import JournalEntry, funding_entry, reset_entry
 from domain.market_hours import MarketCalendar
 from domain.money import EXACT, to_decimal
 from domain.orders import Order
+from domain.risk import checks as risk
 
 __all__ = [
     "Difference",

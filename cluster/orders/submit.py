@@ -21,16 +21,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cluster import metrics
-from cluster.orders import exposure, ledger_repo, outbox, risk
+from cluster.orders import exposure, ledger_repo, outbox
 from cluster.orders import repository as repo
 from cluster.orders.types import SubmitResult
+from cluster.risk.events import stream_of
 from domain.clock import Clock
-from domain.errors import Conflict, IdempotencyMismatch, RiskDenied
+from domain.errors import Conflict, IdempotencyMismatch
 from domain.fees import FeeModel, buy_fee_reserve
 from domain.ids import AccountId, OrderId
 from domain.market_hours import MarketCalendar
 from domain.order_request import OrderRequest, ReplaceRequest
 from domain.orders import Order, OrderEvent, OrderEventKind, OrderStatus, Side, order_event_name
+from domain.risk import checks
+from domain.risk.codes import Denial, ReasonCode
+from domain.risk.gate import RiskBook, denied_error
+from domain.risk.states import Scope
 
 Message = tuple[str, str, dict[str, Any]]
 
@@ -77,6 +82,8 @@ class SubmitOps:
     broker_name: str
     reserve_buffer_bps: Decimal
     fees: FeeModel
+    #: the replica's risk book (``cluster.risk.view.RiskView``); ``None``: no risk gate
+    risk: Any = None
 
     def _tx(self) -> AbstractContextManager[Session]:
         raise NotImplementedError
@@ -110,7 +117,7 @@ class SubmitOps:
         order = request.to_order(OrderId(str(uuid.uuid4())), account_id, now)
         # only a market or trailing buy, or a sell, is priced at the quote: a limit buy
         # (the common case) costs no quote lookup
-        priced = order.side is Side.SELL or risk.needs_ask(order)
+        priced = order.side is Side.SELL or checks.needs_ask(order)
         prices = self._quote_prices(str(order.symbol)) if priced else Prices()
         try:
             with self._tx() as s:
@@ -146,17 +153,22 @@ class SubmitOps:
         if existing is not None:
             return SubmitResult(existing, created=False)
         order.fee_reserve = buy_fee_reserve(self.fees, order, prices.ask, self.reserve_buffer_bps)
-        reason = self._denial(s, order, account_status, prices, exclude=None)
-        if reason is not None and reason.startswith("quote-required") and prices.why:
-            reason = f"quote-required: {prices.why}"  # where it looked, and what it found
+        denial = self._denial(s, order, account_status, prices, exclude=None)
+        if denial is not None and denial.code is ReasonCode.PRICE_UNAVAILABLE and prices.why:
+            denial = Denial(denial.code, prices.why)  # where it looked, and what it found
         now = order.created_at
         events: list[tuple[str, OrderStatus | None, OrderStatus, dict[str, Any]]] = [
             ("created", None, OrderStatus.PENDING_NEW, {})
         ]
-        if reason is not None:
-            order.apply(OrderEvent(OrderEventKind.REJECT, at=now, reason=reason))
-            events.append(("reject", OrderStatus.PENDING_NEW, order.status, {"reason": reason}))
-        elif order.side is Side.BUY and risk.needs_ask(order):
+        messages = []
+        if denial is not None:
+            code = denial.code.value
+            order.apply(OrderEvent(OrderEventKind.REJECT, at=now, reason=denial.message, code=code))
+            detail = {"reason": denial.message, "code": code}
+            events.append(("reject", OrderStatus.PENDING_NEW, order.status, detail))
+            denied = {"order_id": str(order.id), "symbol": str(order.symbol), **detail}
+            messages.append((stream_of(Scope.account(order.account_id)), "order_denied", denied))
+        elif order.side is Side.BUY and checks.needs_ask(order):
             order.reserve_price = prices[0]
         repo.insert_order(
             s,
@@ -169,7 +181,7 @@ class SubmitOps:
             repo.insert_event(s, order.id, kind, before, after, now, detail)
         if order.status is OrderStatus.PENDING_NEW:
             outbox.add(s, order.id, "submit", self.broker_name)
-        self._publish_in(s, [self._message(order_event_name(order.status), order, now)])
+        self._publish_in(s, [self._message(order_event_name(order.status), order, now), *messages])
         return SubmitResult(order, created=True)
 
     def _denial(
@@ -180,9 +192,12 @@ class SubmitOps:
         prices: Prices,
         *,
         exclude: str | None,
-    ) -> str | None:
+    ) -> Denial | None:
         account, symbol = order.account_id, str(order.symbol)
         ask, bid = prices.ask, prices.bid
+        gate = self._gate(s, order, prices)
+        if gate is not None:
+            return gate
         if order.side is Side.BUY:
             cash, reserved, priced_count = exposure.buy_book(
                 s, account, self.reserve_buffer_bps, exclude=exclude
@@ -191,7 +206,7 @@ class SubmitOps:
             asks = self._asks_for(priced)
             if ask is not None:
                 asks[symbol] = ask
-            book = risk.Book(
+            book = checks.Book(
                 status=account_status,
                 cash=cash,
                 reserved=reserved,
@@ -199,18 +214,51 @@ class SubmitOps:
                 asks=asks,
             )
         else:
-            book = risk.Book(
+            book = checks.Book(
                 status=account_status,
                 open_sells=tuple(exposure.open_sells(s, account, symbol, exclude=exclude)),
                 bids={} if bid is None else {symbol: bid},
                 position=ledger_repo.position(s, account, symbol),
             )
-        return risk.denial(
+        return checks.denial(
             order,
             book,
             now=order.created_at,
             calendar=self.calendar,
             buffer_bps=self.reserve_buffer_bps,
+        )
+
+    def _gate(self, s: Session, order: Order, prices: Prices) -> Denial | None:
+        """Trading states, locks, exchange halts and limits (``domain.risk.gate``), read
+        from the replica's risk book; the position and the recent order count are asked
+        only when a rule needs them."""
+        if self.risk is None:
+            return None
+        book: RiskBook = self.risk.current()
+        account, symbol = order.account_id, str(order.symbol)
+        if book.version == 0 and not book.limits:
+            return None  # nothing was ever set: the common case costs nothing
+        position = (
+            ledger_repo.position(s, account, symbol)
+            if book.needs_position(account, symbol, None, order.created_at)
+            else Decimal(0)
+        )
+        fixed = order.limit_price or order.stop_price
+        price = None if fixed is None else fixed.value
+        if price is None:
+            price = prices.ask if order.side is Side.BUY else prices.bid
+        return book.denial(
+            account_id=account,
+            symbol=symbol,
+            strategy_id=None,
+            side=order.side,
+            qty=None if order.qty is None else order.qty.value,
+            notional=None if order.notional is None else order.notional.amount,
+            price=price,
+            position=position,
+            broker=self.broker_name,
+            now=order.created_at,
+            recent_orders=lambda per: exposure.orders_since(s, account, order.created_at - per),
         )
 
     def _existing(
@@ -284,9 +332,9 @@ class SubmitOps:
             ):
                 raise Conflict(f"client_order_id {replace.client_order_id!r} is already used")
             # the old remainder stays reserved until the broker confirms (worst case: both)
-            reason = self._denial(s, new, status, prices, exclude=None)
-            if reason is not None:
-                raise RiskDenied(reason.split(":", 1)[0], reason)
+            denial = self._denial(s, new, status, prices, exclude=None)
+            if denial is not None:
+                raise denied_error(denial)
             old.replaced_by = new.id
             repo.insert_order(
                 s,

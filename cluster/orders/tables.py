@@ -82,6 +82,8 @@ orders = Table(
     Column("filled_avg_price", Numeric, nullable=True),
     Column("high_water_mark", Numeric, nullable=True),
     Column("reject_reason", Text, nullable=True),
+    #: the stable reason code of a rejection (``domain.risk.codes.ReasonCode``)
+    Column("reject_code", Text, nullable=True),
     Column("replaces", UUID(as_uuid=True), ForeignKey("orders.id"), nullable=True),
     Column("replaced_by", UUID(as_uuid=True), ForeignKey("orders.id"), nullable=True),
     Column("broker", Text, nullable=False),

@@ -72,6 +72,7 @@ def order_to_wire(order: Order, calendar: MarketCalendar | None = None) -> dict[
         "trail_price": num(order.trail_price),
         "hwm": num(order.high_water_mark),
         "reject_reason": order.reject_reason,
+        "reject_code": order.reject_code,
         "queued_until": None if calendar is None else ts(queued_until(order, calendar)),
     }
 

@@ -11,6 +11,8 @@ from typing import Any
 
 from cluster.marketdata.latest import quote_lookup_for
 from cluster.orders.service import OrderService
+from cluster.risk.client import RiskAdmin
+from cluster.risk.view import risk_view_for
 from domain.fees import FeeModel
 from domain.market_hours import EXCHANGE_TZ, MarketCalendar
 
@@ -34,6 +36,13 @@ def wire(services: Any) -> None:
         reserve_buffer_bps=settings.reserve_buffer_bps,
         broker_name=settings.broker,
         fees=fees_for(settings),
+    )
+    services.risk = risk_view_for(settings, services.db, background=services.in_ray)
+    services.orders.risk = services.risk
+    if services.risk is not None:
+        services.closers.append(services.risk.stop)
+    services.risk_admin = RiskAdmin.for_process(
+        settings, services.orders, in_ray=services.in_ray, view=services.risk
     )
 
 

@@ -14,6 +14,7 @@ MODULES = (
     "serve.routes.assets",
     "serve.routes.marketdata",
     "serve.routes.optimization",
+    "serve.routes.risk",
     "serve.routes.bench",
 )
 

@@ -21,6 +21,8 @@ from domain.ids import AccountId, OrderId, parse_order_id
 from domain.ledger import EntryKind, JournalEntry
 from domain.order_request import OrderRequest
 from domain.orders import Order, Side
+from domain.risk.codes import Denial, ReasonCode
+from domain.risk.gate import denied_error
 from serve.deps import CurrentUser, Principal
 from serve.problems import slug_for
 from serve.schemas import portfolio as ps
@@ -29,7 +31,7 @@ from serve.schemas.problem import problem_responses
 from serve.services import Services
 
 # documented as application/problem+json with the shared Problem schema
-PROBLEMS = problem_responses(401, 403, 404, 409, 422, 503)
+PROBLEMS = problem_responses(401, 403, 404, 409, 422, 429, 503)
 AccountPath = Annotated[str, Path(description="Account id (UUID)", max_length=64)]
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", max_length=128, description="Retry-safe key")
@@ -49,6 +51,12 @@ async def _account(
         lambda: account_for(services.db, str(who.user_id), who.role, account_id, write=write)
     )
     return acct
+
+
+def denied(order: Order) -> DomainError:
+    """The problem a rejected submit answers: its type names the reason code."""
+    denial = Denial(ReasonCode(order.reject_code or ""), order.reject_reason or "")
+    return denied_error(denial, order_id=str(order.id))
 
 
 def _order_id(value: str) -> OrderId:
@@ -95,6 +103,8 @@ def register(app: FastAPI, services: Services) -> None:
         result = await run_in_threadpool(
             _orders(services).submit, acct, request, idempotency_key=idempotency_key
         )
+        if result.order.reject_code is not None:
+            raise denied(result.order)  # stored rejected; the answer is the rule's problem
         if not result.created:
             response.status_code = 200
         return public(result.order)

@@ -126,6 +126,10 @@ class OrderPublic(PublicModel):
     trail_price: PriceStr | None
     hwm: PriceStr | None = Field(description="high-water mark of a trailing stop")
     reject_reason: str | None = Field(description="why the order was rejected (ours, not Alpaca's)")
+    reject_code: str | None = Field(
+        default=None,
+        description="the stable reason code of a rejection by our checks (`GET /problems`)",
+    )
     queued_until: Timestamp | None = Field(
         default=None,
         description=(

@@ -287,12 +287,21 @@ def test_idempotency_key_retried_concurrently_yields_one_order(
     assert sum(r.status_code == 201 for r in responses) == 1
 
 
-def test_insufficient_cash_then_stored_rejected_order(client: httpx.Client, alice: ApiUser) -> None:
+def test_insufficient_cash_then_problem_naming_the_code_and_stored_rejected_order(
+    client: httpx.Client, alice: ApiUser
+) -> None:
     r = client.post(
         f"/v1/accounts/{alice.account_id}/orders", json=limit_buy(qty="1000"), headers=alice.headers
     )
-    assert r.status_code == 201
-    assert r.json()["status"] == "rejected"
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert body["type"] == "/problems/insufficient-buying-power"
+    assert body["reason"] == "insufficient_buying_power"
+    stored = client.get(
+        f"/v1/accounts/{alice.account_id}/orders/{body['order_id']}", headers=alice.headers
+    ).json()
+    assert (stored["status"], stored["reject_code"]) == ("rejected", "insufficient_buying_power")
 
 
 def test_position_and_ledger_change_after_a_fill(client: httpx.Client, holder: ApiUser) -> None:
@@ -330,8 +339,11 @@ def test_twenty_concurrent_1000_dollar_buys_on_10000_then_exactly_ten_accepted(
             )
 
     responses = asyncio.run(burst())
-    assert {r.status_code for r in responses} == {201}
-    statuses = sorted(r.json()["status"] for r in responses)
-    assert statuses == ["pending_new"] * 10 + ["rejected"] * 10
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [201] * 10 + [422] * 10
+    assert {r.json()["status"] for r in responses if r.status_code == 201} == {"pending_new"}
+    assert {r.json()["reason"] for r in responses if r.status_code == 422} == {
+        "insufficient_buying_power"
+    }
     summary = client.get(f"/v1/accounts/{alice.account_id}/summary", headers=alice.headers)
     assert Decimal(summary.json()["buying_power"]) == Decimal(0)

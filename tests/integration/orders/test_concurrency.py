@@ -60,7 +60,7 @@ def _worker(
                     result.order.id,
                     result.order.status.value,
                     result.created,
-                    result.order.reject_reason,
+                    result.order.reject_code,
                 )
             )
 
@@ -114,7 +114,7 @@ def test_concurrent_buys_from_several_processes_never_overdraw(
     rejected = statuses.count(OrderStatus.REJECTED.value)
     assert (accepted, rejected) == (AFFORDABLE, ORDERS - AFFORDABLE)
     assert all(
-        reason.startswith("insufficient-buying-power")
+        reason == "insufficient_buying_power"
         for _, _, status, _, reason in outcomes
         if status == "rejected"
     )

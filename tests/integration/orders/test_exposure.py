@@ -5,13 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from cluster.orders import repository as repo
-from cluster.orders import risk
 from cluster.orders.service import OrderService
 from domain.clock import FakeClock
 from domain.ids import ExecutionId
 from domain.money import Price, Quantity
 from domain.order_request import OrderRequest, ReplaceRequest
 from domain.orders import OrderEvent, OrderEventKind, OrderStatus
+from domain.risk import checks as risk
 from tests.integration.orders.conftest import FakeQuotes
 from tests.integration.orders.helpers import limit_buy, limit_sell
 

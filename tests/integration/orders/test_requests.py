@@ -91,7 +91,7 @@ def test_replace_beyond_buying_power_raises_and_changes_nothing(
     old = service.get(account, old_id)  # type: ignore[arg-type]
     with pytest.raises(RiskDenied) as denied:
         service.request_replace(account, old_id, ReplaceRequest.parse(old, qty="7"))  # type: ignore[arg-type]
-    assert denied.value.reason_code == "insufficient-buying-power"
+    assert denied.value.reason_code == "insufficient_buying_power"
     assert service.get(account, old_id).status is OrderStatus.NEW  # type: ignore[arg-type]
     orders, _ = service.list_orders(account, status="all")
     assert len(orders) == 1

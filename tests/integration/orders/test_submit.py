@@ -80,15 +80,13 @@ def test_submit_when_insufficient_buying_power_then_stored_rejected_with_reason(
     result = service.submit(account, limit_buy(qty="10", price="101.00"))
     assert result.created
     assert result.order.status is OrderStatus.REJECTED
-    assert result.order.reject_reason == (
-        "insufficient-buying-power: needs 1010.00, available 500.00"
-    )
+    assert result.order.reject_reason == ("needs 1010.00, available 500.00")
     assert service.get(account, result.order.id).status is OrderStatus.REJECTED
     assert _events(service, result.order.id) == [
         ("created", None, "pending_new"),
         ("reject", "pending_new", "rejected"),
     ]
-    assert published.events()[-1] == "rejected"
+    assert published.events()[-2:] == ["rejected", "order_denied"]
 
 
 def test_submit_reserves_open_buys_against_later_ones(service: OrderService, account: str) -> None:
@@ -96,7 +94,8 @@ def test_submit_reserves_open_buys_against_later_ones(service: OrderService, acc
     assert service.submit(account, limit_buy(price="100.00")).order.status == "pending_new"
     assert service.submit(account, limit_buy(price="100.00")).order.status == "pending_new"
     third = service.submit(account, limit_buy(price="100.00")).order
-    assert third.reject_reason == "insufficient-buying-power: needs 100.00, available 50.00"
+    assert third.reject_code == "insufficient_buying_power"
+    assert third.reject_reason == "needs 100.00, available 50.00"
     assert service.buying_power(account) == Decimal("50.00")
 
 
@@ -108,7 +107,8 @@ def test_submit_market_buy_uses_ask_plus_buffer(
     ok = service.submit(account, market("buy", qty="9")).order
     assert ok.status is OrderStatus.PENDING_NEW  # 9 x 100 x 1.005 = 904.50
     denied = service.submit(account, market("buy", qty="1")).order
-    assert denied.reject_reason == "insufficient-buying-power: needs 100.50, available 95.50"
+    assert denied.reject_code == "insufficient_buying_power"
+    assert denied.reject_reason == "needs 100.50, available 95.50"
 
 
 def test_submit_market_buy_without_quote_then_rejected(
@@ -117,7 +117,7 @@ def test_submit_market_buy_without_quote_then_rejected(
     service.fund(account, Decimal("1000.00"))
     order = service.submit(account, market("buy")).order
     assert order.status is OrderStatus.REJECTED
-    assert order.reject_reason is not None and order.reject_reason.startswith("quote-required")
+    assert order.reject_code == "price_unavailable" and order.reject_reason
     quotes.fail = True  # a provider outage reads as no quote: fail closed
     assert service.submit(account, market("buy")).order.status is OrderStatus.REJECTED
 
@@ -128,9 +128,7 @@ def test_submit_sell_without_position_then_rejected_no_shorting(
     quotes.set("AAPL", "99.00", "100.00")
     order = service.submit(account, market("sell", qty="5")).order
     assert order.status is OrderStatus.REJECTED
-    assert order.reject_reason == (
-        "insufficient-position: sells 5 AAPL, sellable 0 (no short selling in paper)"
-    )
+    assert order.reject_reason == ("sells 5 AAPL, sellable 0 (no short selling in paper)")
 
 
 def test_submit_opg_during_refusal_window_then_rejected(
@@ -140,7 +138,7 @@ def test_submit_opg_during_refusal_window_then_rejected(
     order = service.submit(account, limit_buy(time_in_force="opg")).order  # 10:00 New York
     assert order.status is OrderStatus.REJECTED
     assert order.reject_reason is not None
-    assert order.reject_reason.startswith("opg-window-closed")
+    assert order.reject_code == "order_window_closed"
     cls = service.submit(account, limit_buy(time_in_force="cls")).order
     assert cls.status is OrderStatus.PENDING_NEW
 
@@ -157,7 +155,8 @@ def test_submit_when_account_restricted_then_rejected(service: OrderService, new
     restricted = new_account(status="restricted")
     service.fund(restricted, Decimal("1000.00"))
     order = service.submit(restricted, limit_buy()).order
-    assert order.reject_reason == "account-restricted: the account is restricted"
+    assert order.reject_code == "account_inactive"
+    assert order.reject_reason == "the account is restricted"
 
 
 def test_submit_unknown_account_raises_not_found(service: OrderService) -> None:

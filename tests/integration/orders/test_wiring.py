@@ -46,6 +46,8 @@ def test_wire_builds_calendar_and_resolves_quotes_late_and_records_events(
         orders=None,
         events=None,
         marketdata=None,
+        in_ray=False,
+        closers=[],
     )
     wire(services)
     assert isinstance(services.orders, OrderService)
