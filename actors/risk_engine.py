@@ -8,7 +8,8 @@ PostgreSQL (``RiskEngine.load``); every change is committed before the call retu
 
 Every call runs in a worker thread (the engine serializes them under its own lock), so
 ``ping`` answers while a kill switch waits for cancels to settle. A loop lets time act
-each ``tick_s``: expired locks are released and cooled breakers go half-open.
+each ``tick_s``: expired locks are released and cooled breakers go half-open; another
+evaluates the loss protections each ``risk_protection_s`` (``cluster.risk.protections``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from actors.bootstrap import platform_actor
 from cluster import names
 from cluster.risk.client import engine_for
 from cluster.risk.host import RiskEngineHost
+from cluster.risk.protections import ProtectionMonitor
 from cluster.risk.view import CHANNEL
 from cluster.runtime import Runtime
 from cluster.settings import Settings
@@ -39,7 +41,9 @@ class RiskEngineActor(RiskEngineHost):
         self.runtime = Runtime.for_actor(settings, "risk_engine", with_redis=True)
         engine = engine_for(settings, self.runtime.orders, publish=self._push)
         super().__init__(engine, self.runtime.orders)
+        self.monitor = ProtectionMonitor(engine, self.runtime.orders, self.runtime.clock)
         self._loop = asyncio.get_event_loop().create_task(self._forever())
+        self._protect = asyncio.get_event_loop().create_task(self._protect_forever())
 
     async def ping(self) -> dict[str, Any]:
         return {"incarnation": self.incarnation, "version": self.engine.version}
@@ -59,6 +63,17 @@ class RiskEngineActor(RiskEngineHost):
                 await asyncio.to_thread(self.engine.tick)
             except Exception:
                 log.exception("risk tick failed")
+
+    async def _protect_forever(self) -> None:
+        """The loss protections, every ``risk_protection_s`` (they read the ledger and
+        quotes, so they run less often than the tick that releases locks)."""
+        while True:
+            await asyncio.sleep(self.settings.risk_protection_s)
+            try:
+                for line in await asyncio.to_thread(self.monitor.evaluate):
+                    log.info("protection: %s", line)
+            except Exception:
+                log.exception("risk protections failed")
 
 
 def ensure(settings: Settings, *, name: str = names.RISK_ENGINE) -> list[str]:

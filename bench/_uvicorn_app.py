@@ -1,7 +1,9 @@
 """The API app for plain uvicorn (benchmarks): the same factory Serve's ingress uses.
 
-``ELSON_BENCH_NO_EVENTS=1`` patches the durable event write out of the order service, so
-``bench/order_submit.py`` can measure what it costs. Bench only: no setting does this.
+``ELSON_BENCH_NO_RAY=1`` runs the app without joining a Ray cluster (``bench/risk.py``: the
+order path alone, the risk engine hosted in-process). ``ELSON_BENCH_NO_EVENTS=1`` patches
+the durable event write out of the order service, so ``bench/order_submit.py`` can measure
+what it costs. Bench only: no setting does either.
 """
 
 from __future__ import annotations
@@ -22,5 +24,7 @@ def app() -> FastAPI:
 
         OrderService._publish_in = lambda self, s, messages: None  # type: ignore[method-assign]
     settings = load_settings()
-    init_ray(settings)
-    return create_api(build_services(settings, in_ray=True, process_label="bench-uvicorn"))
+    in_ray = os.environ.get("ELSON_BENCH_NO_RAY") != "1"
+    if in_ray:
+        init_ray(settings)
+    return create_api(build_services(settings, in_ray=in_ray, process_label="bench-uvicorn"))

@@ -65,7 +65,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def load(
-    base: str, users: list[tuple[str, str]], seconds: float, *, floor: bool = False
+    base: str,
+    users: list[tuple[str, str]],
+    seconds: float,
+    *,
+    floor: bool = False,
+    symbol: str = "AAPL",
 ) -> tuple[int, list[float], int]:
     latencies: list[float] = []
     errors = 0
@@ -78,7 +83,11 @@ async def load(
             headers = {"Authorization": f"Bearer {token}"}
             path = "/v1/bench/floor" if floor else f"/v1/accounts/{account}/orders"
             while time.perf_counter() < deadline:
-                body = {} if floor else {**ORDER, "client_order_id": uuid.uuid4().hex}
+                body = (
+                    {}
+                    if floor
+                    else {**ORDER, "symbol": symbol, "client_order_id": uuid.uuid4().hex}
+                )
                 started = time.perf_counter()
                 async with http.post(f"{base}{path}", json=body, headers=headers) as r:
                     await r.read()
@@ -138,10 +147,15 @@ def report(name: str, n: int, lat: list[float], errors: int, seconds: float) -> 
 
 
 def measure(
-    name: str, url: str, users: list[tuple[str, str]], seconds: float, floor: bool = False
+    name: str,
+    url: str,
+    users: list[tuple[str, str]],
+    seconds: float,
+    floor: bool = False,
+    symbol: str = "AAPL",
 ) -> dict[str, float]:
-    asyncio.run(load(url, users, 2.0, floor=floor))  # warm-up
-    n, lat, errors = asyncio.run(load(url, users, seconds, floor=floor))
+    asyncio.run(load(url, users, 2.0, floor=floor, symbol=symbol))  # warm-up
+    n, lat, errors = asyncio.run(load(url, users, seconds, floor=floor, symbol=symbol))
     return report(name, n, lat, errors, seconds)
 
 

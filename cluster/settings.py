@@ -210,6 +210,8 @@ class Settings(BaseSettings):
     risk_poll_s: float = Field(0.1, gt=0)
     #: how often the risk engine releases expired locks and cools breakers
     risk_tick_s: float = Field(1.0, gt=0)
+    #: how often the loss protections (daily loss, drawdown, stop-outs) are evaluated
+    risk_protection_s: float = Field(5.0, gt=0)
     #: a broker's breaker opens after this many failed sends within the window
     broker_breaker_failures: int = Field(5, ge=1)
     broker_breaker_window_s: float = Field(60.0, gt=0)

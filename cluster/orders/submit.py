@@ -234,7 +234,7 @@ class SubmitOps:
         only when a rule needs them."""
         if self.risk is None:
             return None
-        book: RiskBook = self.risk.current()
+        book: RiskBook = self.risk.current(s)  # through this transaction: no second connection
         account, symbol = order.account_id, str(order.symbol)
         if book.version == 0 and not book.limits:
             return None  # nothing was ever set: the common case costs nothing

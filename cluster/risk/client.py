@@ -7,6 +7,7 @@ process, one writer. Reads of the audit go straight to PostgreSQL.
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 from typing import Any
 
@@ -75,7 +76,15 @@ class RiskAdmin:
                 raise TransientError("the risk engine is not running")
             return found
         if self._local is None:
-            self._local = RiskEngineHost(engine_for(self.settings, self.orders), self.orders)
+            # One process: the engine pushes each change straight into this process's view
+            # (Redis pub/sub's job in Ray), so a change is enforced as soon as it returns.
+            push = None if self.view is None else self.view.apply_push
+            # The kill switch's flatten sells must pass the halt it has just set: like the
+            # actor's order service, the engine's has no submit-side gate (the broker
+            # boundary still re-checks every order, and exempts only flatten sells).
+            orders = copy.copy(self.orders)
+            orders.risk = None
+            self._local = RiskEngineHost(engine_for(self.settings, orders, push), orders)
         return self._local
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:

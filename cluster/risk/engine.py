@@ -27,15 +27,24 @@ from typing import Any
 
 from cluster.db import Database
 from cluster.eventlog import store as eventlog
+from cluster.risk import protections as protection_rows
 from cluster.risk import store
 from cluster.risk.events import messages_for
+from cluster.risk.protections import ProtectionSettings
 from domain.breaker import Breaker, BreakerConfig, BreakerState, Transition
 from domain.clock import Clock
-from domain.errors import NotFound
+from domain.errors import NotFound, ValidationFailed
 from domain.risk.gate import EXCHANGE, RiskBook, limits_from_wire, limits_to_wire
 from domain.risk.limits import RiskLimits
 from domain.risk.snapshot import Lock, RiskSnapshot
-from domain.risk.states import Scope, ScopeState, TradingState, next_state, target_event
+from domain.risk.states import (
+    Scope,
+    ScopeKind,
+    ScopeState,
+    TradingState,
+    next_state,
+    target_event,
+)
 
 log = logging.getLogger(__name__)
 
@@ -228,8 +237,10 @@ class RiskEngine:
         engine: a lock by ``exchange`` that ends at ``until`` (or by ``exchange_resume``)."""
         scope = Scope.global_() if symbol is None else Scope.symbol(symbol)
         with self._mutex:
+            now = self.clock.now()
             for lock in self.locks.values():
-                if lock.by == EXCHANGE and lock.scope == scope:
+                # an ended pause not yet released by ``tick`` does not cover a new one
+                if lock.by == EXCHANGE and lock.scope == scope and lock.active(now):
                     return lock
             return self.create_lock(scope, reason=reason, by=EXCHANGE, until=until)
 
@@ -305,24 +316,31 @@ class RiskEngine:
         transaction; without a transition only the record (its failure window) moves."""
         moved, self._pending[:] = list(self._pending), []
         now = self.clock.now()
+        # A read (``view``) may have cooled other breakers since their last flush: their
+        # moves are stored and audited here too, each under its own name, by the clock.
+        others = sorted({t.name for t in moved} - {name})
         with self.db.session() as s:
             store.put_breaker(s, name, breaker.state(now).value, breaker.to_record(), now)
+            for other in others:
+                held = self.breakers[other]
+                store.put_breaker(s, other, held.state(now).value, held.to_record(), now)
             version = None
             for t in moved:
+                own = t.name == name
                 version = store.record(
                     s,
                     at=t.at,
-                    by=by,
+                    by=by if own else "clock",
                     kind="breaker",
-                    subject=f"breaker:{name}",
+                    subject=f"breaker:{t.name}",
                     from_state=t.from_state.value,
                     to_state=t.to_state.value,
-                    reason=f"{t.event.value}: {reason}",
+                    reason=f"{t.event.value}: {reason if own else 'cooled'}",
                 )
                 kind = "breaker_closed" if t.to_state is BreakerState.CLOSED else "breaker_opened"
                 if t.to_state is not BreakerState.HALF_OPEN:
                     data = {
-                        "breaker": name,
+                        "breaker": t.name,
                         "from": t.from_state.value,
                         "to": t.to_state.value,
                         "event": t.event.value,
@@ -363,6 +381,38 @@ class RiskEngine:
                 self.publish(self.wire())
             except Exception:  # replicas poll the version: a lost push only delays them
                 log.warning("risk snapshot push failed", exc_info=True)
+
+    # -- loss protections (``cluster.risk.protections`` acts on them) -------------------
+    def set_protections(
+        self, scope: Scope, settings: ProtectionSettings, *, by: str
+    ) -> dict[str, Any]:
+        """Store a scope's loss protections (audited as ``limits``); the monitor reads
+        them on its next evaluation. Only accounts and strategies have losses of their own."""
+        if scope.kind not in (ScopeKind.ACCOUNT, ScopeKind.STRATEGY):
+            raise ValidationFailed(
+                "scope", "account-or-strategy", "protections need an account or strategy scope"
+            )
+        with self._mutex:
+            now = self.clock.now()
+            wire = settings.to_wire()
+            with self.db.session() as s:
+                protection_rows.put_settings(s, scope, wire, now, by)
+                version = store.record(
+                    s,
+                    at=now,
+                    by=by,
+                    kind="limits",
+                    subject=str(scope),
+                    from_state=None,
+                    to_state="protections",
+                    reason=str(wire),
+                )
+            self._committed(version)
+            return {"scope": str(scope), "protections": wire, "version": version}
+
+    def protections(self) -> dict[Scope, ProtectionSettings]:
+        with self.db.session() as s:
+            return protection_rows.load_settings(s)
 
 
 def _forced() -> tuple[BreakerState, ...]:

@@ -14,6 +14,7 @@ from typing import Any
 from cluster.orders.service import OrderService
 from cluster.risk.engine import RiskEngine
 from cluster.risk.kill import kill_switch
+from cluster.risk.protections import ProtectionSettings
 from domain.risk.gate import limits_from_wire
 from domain.risk.states import Scope, TradingState
 
@@ -75,6 +76,16 @@ class RiskEngineHost:
     async def set_limits(self, scope: str, limits: dict[str, Any], by: str) -> dict[str, Any]:
         return await self._run(
             self.engine.set_limits, Scope.parse(scope), limits_from_wire(limits), by=by
+        )
+
+    async def set_protections(
+        self, scope: str, protections: dict[str, Any], by: str
+    ) -> dict[str, Any]:
+        return await self._run(
+            self.engine.set_protections,
+            Scope.parse(scope),
+            ProtectionSettings.from_wire(protections),
+            by=by,
         )
 
     async def trip_breaker(self, name: str, by: str, reason: str) -> str:

@@ -81,6 +81,11 @@ def kill_switch(
 ) -> KillReport:
     if scope.kind is ScopeKind.STRATEGY:
         raise ValidationFailed("scope", "kill-switch-scope", "strategies have no orders yet")
+    if scope.kind is ScopeKind.ACCOUNT:
+        try:
+            uuid.UUID(scope.key)
+        except ValueError as exc:  # checked before the halt: nothing to undo
+            raise ValidationFailed("scope", "account-id", "an account scope names an id") from exc
     why = f"kill switch{' with flatten' if flatten else ''}: {reason}"
     report = KillReport(str(scope), engine.set_state(scope, TradingState.HALTED, reason=why, by=by))
     for account, order_id in _open_orders(orders, scope):

@@ -6,6 +6,8 @@
   (``released_at``), never deleted.
 - ``risk_breakers``: each broker breaker's persisted state (``domain.breaker`` record).
 - ``risk_limits``: configured limits per scope (order notional, position, rate, losses).
+- ``risk_protections`` / ``risk_watermarks``: loss protections per scope and the equity
+  marks they measure from (``cluster.risk.protections``).
 - ``risk_transitions``: the audit of every change above (append-only); its ``id`` is the
   snapshot version replicas compare.
 """
@@ -19,6 +21,7 @@ from sqlalchemy import (
     DateTime,
     Identity,
     Index,
+    Numeric,
     Table,
     Text,
     func,
@@ -76,6 +79,32 @@ risk_limits = Table(
     Column("limits", JSONB, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("by", Text, nullable=False),
+)
+
+risk_protections = Table(
+    "risk_protections",
+    metadata,
+    Column("scope", Text, primary_key=True),
+    Column("settings", JSONB, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("by", Text, nullable=False),
+)
+
+#: what the loss protections measure from, per scope, so a restart does not reset them
+risk_watermarks = Table(
+    "risk_watermarks",
+    metadata,
+    Column("scope", Text, primary_key=True),
+    #: the ledger's last reset (accounts): a paper reset restarts the watermarks
+    Column("epoch", BigInteger, nullable=False),
+    Column("day_start", DateTime(timezone=True), nullable=False),
+    Column("day_start_equity", Numeric, nullable=False),
+    Column("peak_equity", Numeric, nullable=False),
+    #: the day start of the day whose daily loss already acted (acts once a day)
+    Column("daily_breached_on", DateTime(timezone=True), nullable=True),
+    #: the peak the drawdown acted from (acts again only from a higher peak)
+    Column("drawdown_breached_peak", Numeric, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 risk_transitions = Table(

@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from cluster.db import Database
 from cluster.risk import store
 from domain.risk.gate import RiskBook, limits_from_wire
@@ -34,9 +36,12 @@ REFUSING = frozenset({"open", "forced_open"})
 CHANNEL = "risk:snapshot"
 
 
-def book_from_db(db: Database) -> RiskBook:
-    with db.session() as s:
-        loaded = store.load(s)
+def book_from_db(db: Database, session: Session | None = None) -> RiskBook:
+    if session is not None:
+        loaded = store.load(session)
+    else:
+        with db.session() as s:
+            loaded = store.load(s)
     snapshot = RiskSnapshot(
         version=loaded.version,
         states=loaded.states,
@@ -71,20 +76,26 @@ class RiskView:
         """The book as held, without the freshness check (for reads and tests)."""
         return self._book
 
-    def current(self) -> RiskBook:
-        """The book, confirmed against PostgreSQL within ``bound_s``."""
+    def current(self, session: Session | None = None) -> RiskBook:
+        """The book, confirmed against PostgreSQL within ``bound_s``. A caller inside a
+        transaction passes its ``session``: the check reads through it rather than take a
+        second pooled connection while holding one (20 concurrent submits would exhaust
+        the pool)."""
         if self.monotonic() - self._confirmed > self.bound_s:
             self.stats["sync_refreshes"] += 1
-            self.refresh()
+            self.refresh(session)
         return self._book
 
-    def refresh(self) -> None:
+    def refresh(self, session: Session | None = None) -> None:
         started = self.monotonic()
-        with self.db.session() as s:
-            version = store.version(s)
+        if session is not None:
+            version = store.version(session)
+        else:
+            with self.db.session() as s:
+                version = store.version(s)
         self.stats["polls"] += 1
         if version != self._book.version:
-            book = book_from_db(self.db)
+            book = book_from_db(self.db, session)
             self.stats["reloads"] += 1
             self._install(book, force=True)
         self._confirmed = max(self._confirmed, started)
@@ -162,4 +173,4 @@ def risk_view_for(settings: Any, db: Database, *, background: bool = True) -> Ri
     view = RiskView(
         db, bound_s=settings.risk_bound_s, poll_s=settings.risk_poll_s, subscribe=subscribe
     )
-    return view.start()
+    return view.start() if background else view

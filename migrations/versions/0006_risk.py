@@ -9,6 +9,8 @@ test compares the two.
 
 - ``risk_states`` / ``risk_locks`` / ``risk_breakers`` / ``risk_limits``: what the
   ``RiskEngine`` actor rebuilds from after a restart. Locks are released, never deleted.
+- ``risk_protections`` / ``risk_watermarks``: loss protections per scope and the equity
+  marks (day start, peak) they measure from, kept across restarts.
 - ``risk_transitions``: every change, append-only (a trigger refuses UPDATE and DELETE);
   its ``id`` is the snapshot version.
 - ``orders.reject_code``: the stable reason code of a rejected order (``domain.risk``),
@@ -84,6 +86,26 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("scope", name="pk_risk_limits"),
     )
     op.create_table(
+        "risk_protections",
+        sa.Column("scope", sa.Text(), nullable=False),
+        sa.Column("settings", pg.JSONB(), nullable=False),
+        sa.Column("updated_at", TS, nullable=False),
+        sa.Column("by", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("scope", name="pk_risk_protections"),
+    )
+    op.create_table(
+        "risk_watermarks",
+        sa.Column("scope", sa.Text(), nullable=False),
+        sa.Column("epoch", sa.BigInteger(), nullable=False),
+        sa.Column("day_start", TS, nullable=False),
+        sa.Column("day_start_equity", sa.Numeric(), nullable=False),
+        sa.Column("peak_equity", sa.Numeric(), nullable=False),
+        sa.Column("daily_breached_on", TS, nullable=True),
+        sa.Column("drawdown_breached_peak", sa.Numeric(), nullable=True),
+        sa.Column("updated_at", TS, nullable=False),
+        sa.PrimaryKeyConstraint("scope", name="pk_risk_watermarks"),
+    )
+    op.create_table(
         "risk_transitions",
         sa.Column("id", sa.BigInteger(), sa.Identity(), nullable=False),
         sa.Column("at", TS, nullable=False),
@@ -111,5 +133,13 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_column("orders", "reject_code")
     op.execute("DROP TRIGGER IF EXISTS risk_transitions_append_only ON risk_transitions")
-    for table in ("risk_transitions", "risk_limits", "risk_breakers", "risk_locks", "risk_states"):
+    for table in (
+        "risk_transitions",
+        "risk_watermarks",
+        "risk_protections",
+        "risk_limits",
+        "risk_breakers",
+        "risk_locks",
+        "risk_states",
+    ):
         op.drop_table(table)

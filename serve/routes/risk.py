@@ -65,17 +65,20 @@ def register(app: FastAPI, services: Services) -> None:
         rows = await run_in_threadpool(lambda: admin().audit(subject=subject, limit=limit))
         return [sc.AuditEntry(**r) for r in rows]
 
-    for verb, state in (("halt", "halted"), ("reduce", "reducing"), ("resume", "active")):
+    def to_state(state: str) -> Any:
+        """One route per target state; the state is bound here, never a parameter (a
+        ``state=`` default would become a query parameter a client could set)."""
 
-        async def change(
-            body: sc.StateChange, who: AdminUser, state: str = state
-        ) -> sc.StateChanged:
+        async def change(body: sc.StateChange, who: AdminUser) -> sc.StateChanged:
             done = await admin().call("set_state", _scope(body.scope), state, body.reason, _by(who))
             return sc.StateChanged(**done)
 
+        return change
+
+    for verb, state in (("halt", "halted"), ("reduce", "reducing"), ("resume", "active")):
         router.add_api_route(
             f"/risk/{verb}",
-            change,
+            to_state(state),
             methods=["POST"],
             response_model=sc.StateChanged,
             name=f"risk_{verb}",
@@ -113,6 +116,20 @@ def register(app: FastAPI, services: Services) -> None:
         return sc.LimitsSet(
             scope=done["scope"],
             limits=sc.LimitsPublic(scope=done["scope"], **done["limits"]),
+            version=done["version"],
+        )
+
+    @router.put(
+        "/risk/protections",
+        response_model=sc.ProtectionsSet,
+        summary="Set an account's loss protections: daily loss, drawdown, stop-outs (admin)",
+    )
+    async def set_protections(body: sc.ProtectionsUpdate, who: AdminUser) -> sc.ProtectionsSet:
+        settings = body.model_dump(exclude={"scope"}, mode="json")
+        done = await admin().call("set_protections", _scope(body.scope), settings, _by(who))
+        return sc.ProtectionsSet(
+            scope=done["scope"],
+            protections=sc.ProtectionsPublic(**done["protections"]),
             version=done["version"],
         )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from domain.optimization import JobStatus
 from serve.schemas.base import PriceStr, PublicModel, QuantityStr, Timestamp
@@ -58,3 +58,39 @@ class JobProgress(PublicModel):
     status: JobStatus
     done: int = Field(ge=0, description="trials stored so far")
     total: int = Field(ge=0, description="trials the job will run")
+
+
+RiskEventName = Literal[
+    "trading_state_changed",
+    "breaker_opened",
+    "breaker_closed",
+    "lock_created",
+    "lock_released",
+    "order_denied",
+]
+
+
+class RiskChange(PublicModel):
+    """A risk event (``cluster.risk.events``): a scope's trading state moved, a broker's
+    breaker opened or closed, a lock was created or released, or an order was denied.
+    Fields that do not apply to the event are null; ``version`` is the risk book's."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    scope: str | None = Field(default=None, description="`global`, `account:<id>`, ...")
+    from_: str | None = Field(default=None, alias="from", description="state before")
+    to: str | None = Field(default=None, description="state after")
+    reason: str | None = None
+    by: str | None = Field(default=None, description="who or what made the change")
+    at: Timestamp | None = None
+    version: int | None = None
+    breaker: str | None = Field(default=None, description="the broker whose breaker moved")
+    event: str | None = Field(default=None, description="the breaker event")
+    id: str | None = Field(default=None, description="the lock's id")
+    created_at: Timestamp | None = None
+    until: Timestamp | None = None
+    released_by: str | None = None
+    reason_released: str | None = None
+    order_id: str | None = Field(default=None, description="the denied order (stored rejected)")
+    symbol: str | None = None
+    code: str | None = Field(default=None, description="the denial's reason code")

@@ -1,4 +1,5 @@
-"""Risk engine API schemas: trading states, locks, breakers, limits, the kill switch."""
+"""Risk engine API schemas: trading states, locks, breakers, limits, loss protections, the
+kill switch."""
 
 from __future__ import annotations
 
@@ -46,6 +47,25 @@ class LimitsUpdate(BaseModel):
     max_position_notional: DecimalStr | None = Field(default=None, gt=0)
     max_orders: int | None = Field(default=None, ge=1, description="orders per `per_s`")
     per_s: float = Field(default=1.0, gt=0, le=86_400)
+
+
+class StopLossGuardSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    trades: int = Field(ge=1, le=1000, description="stop-outs in a row that lock the scope")
+    lookback_s: float = Field(gt=0, le=366 * 86_400, description="within this window")
+    lock_for_s: float = Field(gt=0, le=366 * 86_400, description="locked this long from then")
+
+
+class ProtectionsUpdate(BaseModel):
+    """Loss protections of an account (or a strategy); a rule left null is off."""
+
+    model_config = ConfigDict(extra="forbid")
+    scope: str = ScopeText
+    daily_loss: DecimalStr | None = Field(default=None, gt=0, description="USD from day start")
+    max_drawdown_pct: DecimalStr | None = Field(default=None, gt=0, le=100)
+    on_breach: Literal["reducing", "halted"] = "reducing"
+    stop_loss_guard: StopLossGuardSettings | None = None
+    cooldown_s: float | None = Field(default=None, gt=0, le=366 * 86_400)
 
 
 class KillSwitch(BaseModel):
@@ -98,6 +118,26 @@ class LimitsPublic(PublicModel):
 class LimitsSet(PublicModel):
     scope: str
     limits: LimitsPublic
+    version: int
+
+
+class StopLossGuardPublic(PublicModel):
+    trades: int
+    lookback_s: float
+    lock_for_s: float
+
+
+class ProtectionsPublic(PublicModel):
+    daily_loss: DecimalStr | None
+    max_drawdown_pct: DecimalStr | None
+    on_breach: Literal["reducing", "halted"]
+    stop_loss_guard: StopLossGuardPublic | None
+    cooldown_s: float | None
+
+
+class ProtectionsSet(PublicModel):
+    scope: str
+    protections: ProtectionsPublic
     version: int
 
 
