@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from contextlib import AbstractContextManager
+from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -148,12 +149,19 @@ class SubmitOps:
         idempotency_key: str | None,
         prices: Prices,
     ) -> SubmitResult:
-        account_status = repo.lock_account(s, order.account_id)
+        # the risk book first (through this transaction), so the lock query can also read
+        # what its rules need: the position and, under a rate limit, the recent orders
+        book: RiskBook | None = None if self.risk is None else self.risk.current(s)
+        window = None if book is None else book.rate_window(order.account_id, str(order.symbol))
+        since = None if window is None else order.created_at - window
+        facts = exposure.lock_with_facts(s, order.account_id, str(order.symbol), since)
         existing = self._existing(s, order.account_id, request, fingerprint, idempotency_key)
         if existing is not None:
             return SubmitResult(existing, created=False)
         order.fee_reserve = buy_fee_reserve(self.fees, order, prices.ask, self.reserve_buffer_bps)
-        denial = self._denial(s, order, account_status, prices, exclude=None)
+        denial = self._denial(
+            s, order, facts.status, prices, exclude=None, facts=(facts, window), risk_book=book
+        )
         if denial is not None and denial.code is ReasonCode.PRICE_UNAVAILABLE and prices.why:
             denial = Denial(denial.code, prices.why)  # where it looked, and what it found
         now = order.created_at
@@ -192,10 +200,12 @@ class SubmitOps:
         prices: Prices,
         *,
         exclude: str | None,
+        facts: tuple[exposure.LockedFacts, timedelta | None] | None = None,
+        risk_book: RiskBook | None = None,
     ) -> Denial | None:
         account, symbol = order.account_id, str(order.symbol)
         ask, bid = prices.ask, prices.bid
-        gate = self._gate(s, order, prices)
+        gate = self._gate(s, order, prices, facts, risk_book)
         if gate is not None:
             return gate
         if order.side is Side.BUY:
@@ -218,7 +228,11 @@ class SubmitOps:
                 status=account_status,
                 open_sells=tuple(exposure.open_sells(s, account, symbol, exclude=exclude)),
                 bids={} if bid is None else {symbol: bid},
-                position=ledger_repo.position(s, account, symbol),
+                position=(
+                    facts[0].position
+                    if facts is not None
+                    else ledger_repo.position(s, account, symbol)
+                ),
             )
         return checks.denial(
             order,
@@ -228,21 +242,36 @@ class SubmitOps:
             buffer_bps=self.reserve_buffer_bps,
         )
 
-    def _gate(self, s: Session, order: Order, prices: Prices) -> Denial | None:
+    def _gate(
+        self,
+        s: Session,
+        order: Order,
+        prices: Prices,
+        facts: tuple[exposure.LockedFacts, timedelta | None] | None = None,
+        book: RiskBook | None = None,
+    ) -> Denial | None:
         """Trading states, locks, exchange halts and limits (``domain.risk.gate``), read
         from the replica's risk book; the position and the recent order count are asked
         only when a rule needs them."""
         if self.risk is None:
             return None
-        book: RiskBook = self.risk.current(s)  # through this transaction: no second connection
+        if book is None:  # through this transaction: no second connection
+            book = self.risk.current(s)
         account, symbol = order.account_id, str(order.symbol)
         if book.version == 0 and not book.limits:
             return None  # nothing was ever set: the common case costs nothing
-        position = (
-            ledger_repo.position(s, account, symbol)
-            if book.needs_position(account, symbol, None, order.created_at)
-            else Decimal(0)
-        )
+        if facts is not None:
+            position = facts[0].position
+        elif book.needs_position(account, symbol, None, order.created_at):
+            position = ledger_repo.position(s, account, symbol)
+        else:
+            position = Decimal(0)
+
+        def recent_orders(per: timedelta) -> int:
+            if facts is not None and facts[1] == per and facts[0].recent is not None:
+                return facts[0].recent  # counted with the lock, in the same round trip
+            return exposure.orders_since(s, account, order.created_at - per)
+
         fixed = order.limit_price or order.stop_price
         price = None if fixed is None else fixed.value
         if price is None:
@@ -258,7 +287,7 @@ class SubmitOps:
             position=position,
             broker=self.broker_name,
             now=order.created_at,
-            recent_orders=lambda per: exposure.orders_since(s, account, order.created_at - per),
+            recent_orders=recent_orders,
         )
 
     def _existing(

@@ -94,6 +94,18 @@ class RiskBook:
         scopes = RiskSnapshot.scopes_for(account_id, symbol, strategy_id)
         return [self.limits[s] for s in scopes if s in self.limits]
 
+    def rate_window(
+        self, account_id: str, symbol: str, strategy_id: str | None = None
+    ) -> timedelta | None:
+        """The longest window of an order-rate limit that applies (the caller counts the
+        account's orders in it with the account lock), or ``None``."""
+        windows = [
+            lim.per
+            for lim in self.applicable_limits(account_id, symbol, strategy_id)
+            if lim.max_orders is not None
+        ]
+        return max(windows, default=None)
+
     def needs_position(
         self, account_id: str, symbol: str, strategy_id: str | None, now: datetime
     ) -> bool:
