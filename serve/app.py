@@ -78,9 +78,18 @@ def build_gateway(args: Args = None) -> Application:
     settings = _settings(args)
     from actors.bootstrap import ensure_actors
     from serve.gateway import Gateway
+    from serve.gateway_drain import (
+        DRAIN_S,
+        SERVE_HEALTH_CHECK_S,
+        SERVE_MARGIN_S,
+        SERVE_WAIT_LOOP_S,
+    )
 
     ensure_actors(settings)
     return Gateway.options(  # type: ignore[attr-defined]
         num_replicas=settings.gateway_replicas,
         max_ongoing_requests=settings.gateway_max_ongoing_requests,
+        graceful_shutdown_timeout_s=DRAIN_S + SERVE_MARGIN_S,
+        graceful_shutdown_wait_loop_s=SERVE_WAIT_LOOP_S,
+        health_check_period_s=SERVE_HEALTH_CHECK_S,
     ).bind(settings)

@@ -6,11 +6,17 @@ Protocol (version 1; JSON text frames; schemas at ``GET /ws/schema`` and in
 1. Connect to ``/ws`` (never put a token in the URL). The server accepts, then the client
    sends ``{"type":"authenticate","token":"<access JWT>"}`` within ``ws_auth_timeout_s``
    (5 s) and gets ``{"type":"authenticated", ...}``. Sending ``authenticate`` again with a
-   fresh token of the same user before expiry extends the socket's life.
+   fresh token of the same user before expiry extends the socket's life. ``"batch": true``
+   in the first ``authenticate`` asks for batched frames: each frame then holds one message
+   object or a JSON array of messages in order (``serve.gateway_batch``); the reply says
+   ``"batch": true``. Without it, one message per frame.
 2. ``{"type":"subscribe","channels":[{"channel":"market.quotes","symbols":["AAPL"]},
    {"channel":"orders","account_id":"<uuid>"}],"resume":{"orders:<uuid>":41}}`` ->
    ``subscribed``, then (per stream in ``resume``) every retained event after that
-   ``seq`` once and in order, then live events. ``unsubscribe`` takes the same channels.
+   ``seq`` once and in order, then live events. ``subscribed`` gives each event stream's
+   position (``seq``): every event after it follows, so a client that has seen no event
+   yet resumes from it after a disconnect and misses nothing published after it
+   subscribed. ``unsubscribe`` takes the same channels.
    Channels: ``market.quotes|trades|bars`` (per symbol, live only), ``orders``,
    ``positions``, ``account``, ``risk`` (per account the user owns; admins any),
    ``jobs`` (the user's own), ``feed`` (global). Streams: ``<channel>:<account_id>``,
@@ -42,8 +48,31 @@ except for a slow consumer, whose socket is stuck, and 1009):
 4000   heartbeat: no ``pong`` in time
 1003   binary frame; 1008 bad JSON, unknown ``type`` or invalid message
 1009   inbound message over ``ws_max_message_bytes`` (64 KiB)
-1011   internal error; 1013 a dependency (Redis, feed) is unavailable: retry
+1011   internal error
+1012   service restart: the replica is draining; reconnect (``retry_after_s``)
+1013   overloaded (``overloaded``: the replica holds ``max_connections`` sockets) or a
+       dependency (auth, database, Redis, feed) is unavailable: retry. Each is logged
+       with its reason and counted in ``elson_ws_try_again_total{reason}``.
 ====== =====================================================================
+
+1012 and 1013 carry ``retry_after_s`` (in the ``error`` message and as ``retry_after_s=N``
+in the close reason): spread the reconnect uniformly over that many seconds. The Python
+client (``serve.ws_client``) does, with full jitter from the first retry
+(``serve.ws_reconnect``).
+
+Drain (``serve.gateway_drain``): when Serve stops the replica (scale-down, upgrade,
+``serve.delete``) or the replica gets SIGTERM, the gateway refuses new sockets (1012) and
+closes every open one 1012 with ``retry_after_s`` = sockets / 20 per s (1 to 60 s), then
+waits at most ``DRAIN_S`` (10 s) for them to go. Serve settings (``serve.app``,
+``kuberay/rayservice.yaml``): ``graceful_shutdown_timeout_s`` = 15 (the drain plus 5 s;
+Serve kills the replica then), ``graceful_shutdown_wait_loop_s`` = 1 (how often Serve
+re-counts open requests: a socket is one, so the replica exits within about 1 s of the
+last close), ``health_check_period_s`` = 2 (a replica that died, e.g. of SIGTERM, is
+replaced after about that long; its clients are waiting). ``http_options.request_timeout_s``
+also caps a socket's life.
+
+``GET /ws/stats``: live counts, for a bearer access token of the admin role only (401
+without a valid token, 403 for other roles).
 
 Resources: a bounded send queue per socket (``serve.gateway_conn``), one Redis tailer,
 one feed subscription and one revocation loop per replica (``serve.gateway_protocol``).
@@ -56,13 +85,13 @@ import contextlib
 import inspect
 import json
 import logging
-import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import FastAPI, WebSocket
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from ray import serve
 from starlette._utils import get_route_path
@@ -70,17 +99,21 @@ from starlette._utils import get_route_path
 from cluster.events import AsyncEventBus, async_bus_for
 from cluster.logging import configure_logging
 from cluster.settings import Settings
-from domain.errors import DomainError, TransientError, Unauthenticated
+from domain.errors import TransientError, Unauthenticated
 from domain.market_hours import ClockReading
 from serve.gateway_conn import Connection, GatewayStats, Limits
+from serve.gateway_drain import (
+    DRAIN_S,
+    Drain,
+    hook_sigterm,
+    replica_shutting_down,
+    watch_replica,
+)
 from serve.gateway_protocol import MarketFanout, _call
 from serve.gateway_schemas import (
-    ACCOUNT_CHANNELS,
     CLIENT_MESSAGES,
-    MARKET_CHANNELS,
     PROTOCOL_VERSION,
     Authenticate,
-    ChannelSpec,
     CloseCode,
     Pong,
     Subscribe,
@@ -89,6 +122,7 @@ from serve.gateway_schemas import (
 )
 from serve.gateway_session import SessionWatch
 from serve.gateway_streams import StreamFanout
+from serve.gateway_subscribe import subscribe, unsubscribe
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +163,8 @@ def limits_from(settings: Settings) -> Limits:
         max_subscriptions=settings.ws_max_subscriptions,
         revocation_check_s=settings.ws_revocation_check_s,
         session_unverified_s=settings.ws_session_unverified_s,
+        max_connections=settings.gateway_max_ongoing_requests,
+        drain_s=DRAIN_S,
     )
 
 
@@ -187,6 +223,11 @@ class GatewayHub:
         self.connections: dict[int, Connection] = {}
         self.streams = StreamFanout(deps.bus, record=deps.record) if deps.bus is not None else None
         self.market = MarketFanout(deps.feed_factory)
+        self.drain = Drain(
+            self.connections,
+            bound_s=deps.limits.drain_s,
+            rate_per_s=deps.limits.reconnect_rate_per_s,
+        )
         self.watch = SessionWatch(
             deps.is_session_active,
             interval_s=deps.limits.revocation_check_s,
@@ -200,6 +241,7 @@ class GatewayHub:
             "tailed_streams": 0 if self.streams is None else self.streams.streams,
             "market_symbols": len(self.market.symbols),
             "market_delivered": self.market.delivered,
+            "drain": self.drain.snapshot(),
         }
 
     async def release(self, conn: Connection) -> None:
@@ -233,12 +275,23 @@ class _Closed(Exception):
 
 
 async def handle_socket(ws: WebSocket, hub: GatewayHub) -> None:
-    await ws.accept()
+    await ws.accept()  # closing before accept would reach the client as HTTP 403
     conn = Connection(ws, hub.limits, hub.stats)
+    full = len(hub.connections) >= hub.limits.max_connections
     hub.connections[conn.id] = conn
     hub.stats.change(connections=1)
     try:
-        if await _authenticate(conn, hub):
+        if hub.drain.draining:
+            hub.drain.refuse(conn)
+        elif full:
+            conn.fail(
+                CloseCode.TRY_AGAIN,
+                "overloaded",
+                error="overloaded",
+                detail=f"replica holds {hub.limits.max_connections} sockets",
+                retry_after_s=hub.drain.hint_s(),
+            )
+        elif await _until_closing(conn, _authenticate(conn, hub)):
             hub.watch.add(conn)
             conn.spawn(_reader(conn, hub), "reader")
             await conn.wait_done()
@@ -250,6 +303,22 @@ async def handle_socket(ws: WebSocket, hub: GatewayHub) -> None:
         await conn.shutdown()
         hub.connections.pop(conn.id, None)
         hub.stats.change(connections=-1)
+        hub.drain.socket_closed()
+
+
+async def _until_closing(conn: Connection, auth: Coroutine[Any, Any, bool]) -> bool:
+    """Authenticate unless the socket is asked to close meanwhile (a drain)."""
+    task = asyncio.ensure_future(auth)
+    closing = asyncio.ensure_future(conn.wait_done())
+    try:
+        await asyncio.wait({task, closing}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        closing.cancel()
+        if not task.done():
+            task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        return bool(await task) and conn.is_open
+    return False
 
 
 async def _receive(conn: Connection) -> Any:
@@ -307,6 +376,7 @@ async def _authenticate(conn: Connection, hub: GatewayHub) -> bool:
     principal = await _verify(conn, hub, msg.token)
     if principal is None:
         return False
+    conn.batch = msg.batch
     conn.open(principal)
     _send_authenticated(conn, principal)
     return True
@@ -321,6 +391,7 @@ def _send_authenticated(conn: Connection, p: Any) -> None:
         expires_at=p.expires_at.isoformat(),
         heartbeat_s=conn.limits.heartbeat_s,
         max_message_bytes=conn.limits.max_message_bytes,
+        batch=conn.batch,
     )
 
 
@@ -331,9 +402,9 @@ async def _reader(conn: Connection, hub: GatewayHub) -> None:
             if isinstance(msg, Pong):
                 conn.pong(msg.id)
             elif isinstance(msg, Subscribe):
-                await _subscribe(conn, hub, msg)
+                await subscribe(conn, hub, msg)
             elif isinstance(msg, Unsubscribe):
-                await _unsubscribe(conn, hub, msg)
+                await unsubscribe(conn, hub, msg)
             elif isinstance(msg, Authenticate):
                 await _reauthenticate(conn, hub, msg)
     except _Closed:
@@ -359,134 +430,29 @@ async def _reauthenticate(conn: Connection, hub: GatewayHub, msg: Authenticate) 
     _send_authenticated(conn, principal)
 
 
-def _canonical_account(account_id: str) -> str | None:
+async def admin_denial(hub: GatewayHub, authorization: str | None) -> JSONResponse | None:
+    """``/ws/stats`` is for operators: a bearer access token of the admin role, else 401/403
+    (the counts tell an outsider how loaded and how big the platform is)."""
+    scheme, _, token = (authorization or "").partition(" ")
+    verify = hub.deps.verify_access
+    if scheme.lower() != "bearer" or not token or verify is None:
+        return JSONResponse({"detail": "admin token required"}, status_code=401)
     try:
-        return str(uuid.UUID(account_id))
-    except ValueError:
-        return None
-
-
-async def _targets(
-    conn: Connection, hub: GatewayHub, specs: list[ChannelSpec], *, check: bool
-) -> tuple[list[tuple[str, str]], list[str], list[dict[str, Any]]] | None:
-    """(market keys, event streams, description) or None after failing 4403."""
-    market: list[tuple[str, str]] = []
-    streams: list[str] = []
-    described: list[dict[str, Any]] = []
-    p = conn.principal
-    for spec in specs:
-        if spec.channel in MARKET_CHANNELS:
-            symbols = sorted({s.upper() for s in spec.symbols or []})
-            market.extend((spec.channel, s) for s in symbols)
-            described.append({"channel": spec.channel, "symbols": symbols})
-            continue
-        if spec.channel in ACCOUNT_CHANNELS:
-            account = _canonical_account(spec.account_id or "")
-            allowed = account is not None and (
-                not check or await _call(hub.deps.may_read_account, p, account)
-            )
-            if not allowed:
-                conn.fail(
-                    CloseCode.FORBIDDEN,
-                    "forbidden channel",
-                    error="forbidden-channel",
-                    detail=f"{spec.channel} of account {spec.account_id}",
-                )
-                return None
-            stream = f"{spec.channel}:{account}"
-        elif spec.channel == "jobs":
-            stream = f"jobs:{p.user_id}"
-        else:
-            stream = "feed"
-        streams.append(stream)
-        described.append({"channel": spec.channel, "stream": stream})
-    return market, streams, described
-
-
-async def _subscribe(conn: Connection, hub: GatewayHub, msg: Subscribe) -> None:
-    found = await _targets(conn, hub, msg.channels, check=True)
-    if found is None:
-        return
-    market, streams, described = found
-    new_market = [k for k in dict.fromkeys(market) if k not in conn.market]
-    new_streams = [s for s in dict.fromkeys(streams) if s not in conn.streams]
-    total = len(conn.market) + len(conn.streams) + len(new_market) + len(new_streams)
-    if total > hub.limits.max_subscriptions:
-        conn.fail(
-            CloseCode.SLOW,
-            "too many subscriptions",
-            error="too-many-subscriptions",
-            detail=f"limit {hub.limits.max_subscriptions}",
-        )
-        return
-    for d in described:
-        if "stream" in d and d["stream"] in msg.resume:
-            d["resumed_from"] = msg.resume[d["stream"]]
-    if new_streams and hub.streams is None:
-        raise TransientError("event streams are not available on this gateway")
-    # Register everything first: an event published after the client reads `subscribed`
-    # is then always delivered (held back until `subscribed` has been queued).
-    for stream in new_streams:
-        assert hub.streams is not None
-        conn.streams.add(stream)
-        hub.stats.change(subscriptions=1)
-        await hub.streams.register(conn, stream, msg.resume.get(stream))
-    conn.control("subscribed", channels=described)
-    for channel, symbol in new_market:  # live only: ticks start after `subscribed`
-        conn.market.add((channel, symbol))
-        hub.stats.change(subscriptions=1)
-        await hub.market.add(conn, channel, symbol)
-    if new_market:
-        _send_market_status(conn, hub, sorted({symbol for _, symbol in new_market}))
-    for stream in new_streams:
-        if not conn.is_open:
-            return
-        assert hub.streams is not None
-        await hub.streams.catch_up(conn, stream)
-
-
-def _send_market_status(conn: Connection, hub: GatewayHub, symbols: list[str]) -> None:
-    """Outside the regular session, say so (and when it opens) instead of silence."""
-    if hub.deps.market_clock is None:
-        return
-    try:
-        reading = hub.deps.market_clock()
-    except DomainError:  # e.g. outside the calendar's range: no status rather than a guess
-        log.warning("market status unavailable", exc_info=True)
-        return
-    if reading.is_open:
-        return
-    conn.control(
-        "market_status",
-        market="closed",
-        phase=reading.phase.value,
-        next_open=reading.next_open.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        symbols=symbols,
-    )
-
-
-async def _unsubscribe(conn: Connection, hub: GatewayHub, msg: Unsubscribe) -> None:
-    found = await _targets(conn, hub, msg.channels, check=False)
-    if found is None:
-        return
-    market, streams, described = found
-    for channel, symbol in market:
-        if (channel, symbol) in conn.market:
-            conn.market.discard((channel, symbol))
-            hub.stats.change(subscriptions=-1)
-            await hub.market.remove(conn, channel, symbol)
-    for stream in streams:
-        if stream in conn.streams and hub.streams is not None:
-            conn.streams.discard(stream)
-            hub.stats.change(subscriptions=-1)
-            hub.streams.remove(conn, stream)
-    conn.control("unsubscribed", channels=described)
+        principal = await _call(verify, token.strip())
+    except Unauthenticated:
+        return JSONResponse({"detail": "invalid token"}, status_code=401)
+    except TransientError:
+        return JSONResponse({"detail": "auth unavailable"}, status_code=503)
+    if getattr(principal, "role", None) != "admin":
+        return JSONResponse({"detail": "admin role required"}, status_code=403)
+    return None
 
 
 # ---- the ASGI app ----
-def create_gateway_app(deps: GatewayDeps, *, mount: str = "") -> Any:
+def create_gateway_app(deps: GatewayDeps, *, mount: str = "", in_replica: bool = False) -> Any:
     """The gateway ASGI app. ``mount="/ws"`` serves it under ``/ws`` on a plain server
-    (tests, benchmarks); under Serve the route prefix does that and ``mount`` is empty."""
+    (tests, benchmarks); under Serve the route prefix does that and ``mount`` is empty.
+    ``in_replica``: watch Serve's shutdown and SIGTERM to drain (``serve.gateway_drain``)."""
     app = FastAPI(title="Elson gateway", docs_url=None, redoc_url=None, openapi_url=None)
     hub = GatewayHub(deps)
     app.state.hub = hub
@@ -500,8 +466,9 @@ def create_gateway_app(deps: GatewayDeps, *, mount: str = "") -> Any:
         return schema_document()
 
     @app.get("/stats")
-    async def stats() -> dict[str, Any]:
-        return hub.snapshot()
+    async def stats(request: Request) -> Any:
+        denied = await admin_denial(hub, request.headers.get("authorization"))
+        return hub.snapshot() if denied is None else denied
 
     @app.websocket("/")
     async def socket(ws: WebSocket) -> None:
@@ -514,7 +481,7 @@ def create_gateway_app(deps: GatewayDeps, *, mount: str = "") -> Any:
             if get_route_path(scope) == "":
                 scope = {**scope, "path": scope["path"] + "/"}
         elif scope["type"] == "lifespan":
-            await _lifespan(receive, send, hub)
+            await _lifespan(receive, send, hub, in_replica=in_replica)
             return
         await app(scope, receive, send)
 
@@ -523,13 +490,23 @@ def create_gateway_app(deps: GatewayDeps, *, mount: str = "") -> Any:
     return asgi
 
 
-async def _lifespan(receive: Any, send: Any, hub: GatewayHub) -> None:
+async def _lifespan(receive: Any, send: Any, hub: GatewayHub, *, in_replica: bool) -> None:
+    watch: asyncio.Task[None] | None = None
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            if in_replica:
+                loop = asyncio.get_running_loop()
+                watch = loop.create_task(watch_replica(hub.drain.start), name="ws-replica")
+                found = replica_shutting_down() is not None
+                hub.drain.replica_watch = "watching" if found else "unavailable"
+                hub.drain.sigterm_hook = hook_sigterm(loop, hub.drain.start, hub.limits.drain_s)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             with contextlib.suppress(Exception):
+                if watch is not None:
+                    watch.cancel()
+                await hub.drain.start()
                 await hub.close()
             await send({"type": "lifespan.shutdown.complete"})
             return
@@ -549,7 +526,7 @@ class Gateway:
         self.deps = deps_from_services(self.services)
 
     def __serve_build_asgi_app__(self) -> Any:
-        return create_gateway_app(self.deps)
+        return create_gateway_app(self.deps, in_replica=True)
 
     def __del__(self) -> None:
         services = getattr(self, "services", None)

@@ -29,6 +29,7 @@ from enum import StrEnum
 from typing import Any
 
 from cluster import metrics
+from serve.gateway_batch import take_frame
 from serve.gateway_schemas import CONTROL_STREAM, CloseCode
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,12 @@ class Limits:
     revocation_check_s: float = 2.0
     #: a socket whose session no check could confirm for this long is closed 4401
     session_unverified_s: float = 10.0
+    #: sockets one replica holds; past it a new one is closed 1013 (``overloaded``)
+    max_connections: int = 10_000
+    #: a drain (replica shutdown) closes every socket 1012 and waits at most this long
+    drain_s: float = 10.0
+    #: reconnects a second a dropped fleet should offer; sets the ``retry_after_s`` hint
+    reconnect_rate_per_s: float = 20.0
 
 
 class GatewayStats:
@@ -92,6 +99,18 @@ class GatewayStats:
         }
 
 
+def count_try_again(reason: str, detail: str | None = None) -> None:
+    """Every 1013 is logged and counted (``elson_ws_try_again_total{reason}``): a storm of
+    them must say which dependency or limit refused, never be silent."""
+    log.warning("ws close 1013 (%s): %s", reason, detail or "")
+    try:
+        metrics.counter(
+            "elson_ws_try_again_total", "Gateway sockets closed 1013, by reason", ("reason",)
+        ).inc(1, {"reason": reason})
+    except Exception:  # metrics never break a socket
+        log.debug("counter export failed", exc_info=True)
+
+
 class Connection:
     """State of one socket; ``ws`` is a Starlette ``WebSocket`` (or a test double)."""
 
@@ -116,6 +135,8 @@ class Connection:
         self._room = asyncio.Event()
         self._room_target = -1
         self._ping_id = 0
+        #: the client asked for batched frames (``serve.gateway_batch``)
+        self.batch = False
 
     # ---- lifecycle ----
     @property
@@ -146,14 +167,28 @@ class Connection:
         self.spawn(self._heartbeat_loop(), "heartbeat")
 
     def fail(
-        self, code: int, reason: str, *, error: str | None = None, detail: str | None = None
+        self,
+        code: int,
+        reason: str,
+        *,
+        error: str | None = None,
+        detail: str | None = None,
+        retry_after_s: float | None = None,
     ) -> None:
-        """Ask for the socket to close with ``code``; an ``error`` message goes first."""
+        """Ask for the socket to close with ``code``; an ``error`` message goes first.
+
+        ``retry_after_s`` (1012, 1013): the window the client should spread its reconnect
+        over, in the ``error`` message and in the close reason (``retry_after_s=N``)."""
         if self.state in (ConnState.CLOSING, ConnState.CLOSED):
             return
+        if retry_after_s is not None:
+            reason = f"{reason}; retry_after_s={retry_after_s:g}"
+        if code == CloseCode.TRY_AGAIN:
+            count_try_again(error or reason, detail)
         if error is not None:
+            extra = {} if retry_after_s is None else {"retry_after_s": retry_after_s}
             self._final = self._control_text(
-                "error", code=error, detail=detail or reason, close_code=int(code)
+                "error", code=error, detail=detail or reason, close_code=int(code), **extra
             )
         self.state = ConnState.CLOSING
         self.close_code, self.close_reason = int(code), reason[:120]
@@ -245,7 +280,7 @@ class Connection:
                 self._ready.clear()
                 await self._ready.wait()
                 continue
-            text = queue.popleft()
+            text = take_frame(queue, batch=self.batch)
             if len(queue) <= self._room_target:
                 self._room.set()
             if self._warned and len(queue) <= low:

@@ -17,7 +17,14 @@ from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from serve.schemas.events import JobEventName, JobProgress, TradeEventName, TradeUpdate
+from serve.schemas.events import (
+    JobEventName,
+    JobProgress,
+    RiskChange,
+    RiskEventName,
+    TradeEventName,
+    TradeUpdate,
+)
 from serve.schemas.marketdata import FeedSwitch, MarketData
 
 PROTOCOL_VERSION = 1
@@ -38,7 +45,8 @@ class CloseCode(IntEnum):
     POLICY = 1008  # bad JSON, unknown type, invalid message
     TOO_BIG = 1009  # inbound message over ws_max_message_bytes
     INTERNAL = 1011
-    TRY_AGAIN = 1013  # a dependency (Redis, feed) is unavailable
+    SERVICE_RESTART = 1012  # the replica is draining (shutdown, upgrade): reconnect
+    TRY_AGAIN = 1013  # overloaded, or a dependency (Redis, feed) is unavailable
     HEARTBEAT = 4000  # no pong in time
     UNAUTHORIZED = 4401  # bad/expired token, revoked session, not authenticated
     FORBIDDEN = 4403  # a channel the user may not read
@@ -90,6 +98,11 @@ class Authenticate(BaseModel):
     model_config = _Strict
     type: Literal["authenticate"]
     token: str = Field(min_length=1, max_length=8192)
+    batch: bool = Field(
+        False,
+        description="ask for batched frames: a frame then holds one message object or a "
+        "JSON array of messages, in order (set at the first authenticate)",
+    )
 
 
 class Subscribe(BaseModel):
@@ -134,6 +147,7 @@ class Authenticated(_Server):
     expires_at: str
     heartbeat_s: float
     max_message_bytes: int
+    batch: bool = Field(False, description="frames may hold a JSON array of messages")
 
 
 class SubscribedChannel(BaseModel):
@@ -142,6 +156,11 @@ class SubscribedChannel(BaseModel):
     stream: str | None = None
     symbols: list[str] | None = None
     resumed_from: int | None = None
+    seq: int | None = Field(
+        None,
+        description="event streams: every event after this seq follows; a client holding "
+        "no seq of its own for the stream resumes from it after a disconnect",
+    )
 
 
 class Subscribed(_Server):
@@ -185,6 +204,14 @@ class JobEventMessage(_EventMessage):
     data: JobProgress
 
 
+class RiskEventMessage(_EventMessage):
+    """``risk:<account>``: the risk engine's changes to the account's scope and its orders'
+    denials (changes to other scopes are recorded on ``risk:global``)."""
+
+    event: RiskEventName
+    data: RiskChange
+
+
 class MarketMessage(_Server):
     """A feed-shard event; ``stream`` is ``market:<SYMBOL>``, ``seq`` the shard's number."""
 
@@ -216,6 +243,10 @@ class ErrorMessage(_Server):
     code: str
     detail: str
     close_code: int
+    retry_after_s: float | None = Field(
+        None,
+        description="1012/1013: spread the reconnect uniformly over this many seconds",
+    )
 
 
 class Ping(_Server):
@@ -252,6 +283,7 @@ SERVER_MODELS: dict[str, type[BaseModel]] = {
     "event.orders": OrderEventMessage,
     "event.feed": FeedEventMessage,
     "event.jobs": JobEventMessage,
+    "event.risk": RiskEventMessage,
     "market": MarketMessage,
     "gap": GapMessage,
     "warning": Warning_,

@@ -109,6 +109,13 @@ class StreamFanout:
         if not sub.resume:
             sub.last = self._cursors[stream]
 
+    def position(self, conn: Connection, stream: str) -> int | None:
+        """After ``register``: the ``seq`` after which ``conn`` gets every event of
+        ``stream`` (its resume point, or the head when it subscribed). The ``subscribed``
+        reply carries it so a client that never saw an event can still resume from it."""
+        sub = self._subs.get(stream, {}).get(conn.id)
+        return None if sub is None else sub.last
+
     async def catch_up(self, conn: Connection, stream: str) -> None:
         """Phase 2: the retained backlog (if resuming), what arrived meanwhile, then live."""
         sub = self._subs.get(stream, {}).get(conn.id)

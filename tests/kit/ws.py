@@ -87,12 +87,29 @@ class RunningGateway:
 
 
 @contextmanager
-def gateway_server(deps: GatewayDeps) -> Iterator[RunningGateway]:
-    """The gateway app from the same builder Serve uses, on uvicorn in a thread."""
+def gateway_server(
+    deps: GatewayDeps,
+    *,
+    port: int | None = None,
+    on_socket: Callable[[], None] | None = None,
+    drain_on_exit: bool = False,
+) -> Iterator[RunningGateway]:
+    """The gateway app from the same builder Serve uses, on uvicorn in a thread.
+
+    ``port``: a fixed one (a "restarted" gateway where the clients look for the old one);
+    ``on_socket``: called (on the server's loop) for every WebSocket that reaches the app,
+    the test's server-side connection counter; ``drain_on_exit``: leave as a replica
+    shutting down does (1012 to every socket, bounded), not by cancelling the sockets."""
     app = create_gateway_app(deps, mount="/ws")
-    port = free_port()
+    port = port or free_port()
+
+    async def counted(scope: Any, receive: Any, send: Any) -> None:
+        if on_socket is not None and scope["type"] == "websocket":
+            on_socket()
+        await app(scope, receive, send)
+
     config = uvicorn.Config(
-        app,
+        counted,
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -121,8 +138,16 @@ def gateway_server(deps: GatewayDeps) -> Iterator[RunningGateway]:
             f"http://127.0.0.1:{port}/ws", f"ws://127.0.0.1:{port}/ws", app.hub, loops[0]
         )
     finally:
+        if drain_on_exit and thread.is_alive():
+            hub: GatewayHub = app.hub
+            done = asyncio.run_coroutine_threadsafe(_drain(hub), loops[0])
+            done.result(hub.limits.drain_s + 5)
         server.should_exit = True
         thread.join(15)
+
+
+async def _drain(hub: GatewayHub) -> int:
+    return await hub.drain.start()
 
 
 async def connect(url: str, **kwargs: Any) -> ClientConnection:

@@ -70,7 +70,9 @@ def make_gateway(
 ) -> Callable[..., AbstractContextManager[RunningGateway]]:
     s = services.settings
 
-    def make(**limit_changes: Any) -> AbstractContextManager[RunningGateway]:
+    def make(
+        *, port: int | None = None, drain_on_exit: bool = False, **limit_changes: Any
+    ) -> AbstractContextManager[RunningGateway]:
         assert s.redis_url is not None
         aredis = AsyncResilientRedis(
             s.redis_url.get_secret_value(), prefix=s.redis_key_prefix, timeout_s=2.0
@@ -85,6 +87,6 @@ def make_gateway(
             feed_factory=lambda: feed,
             closers=[aredis.close],
         )
-        return gateway_server(deps)
+        return gateway_server(deps, port=port, drain_on_exit=drain_on_exit)
 
     return make
