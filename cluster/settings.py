@@ -207,7 +207,10 @@ class Settings(BaseSettings):
     risk_gate: bool = True
     #: a replica checks orders against a risk book PostgreSQL confirmed this recently
     risk_bound_s: float = Field(0.25, gt=0, le=0.25)
-    risk_poll_s: float = Field(0.1, gt=0)
+    #: the background poll of a Ray process's risk book (pushes arrive at once; the read
+    #: path re-reads a book older than ``risk_bound_s`` itself, so this only keeps idle
+    #: processes roughly fresh and costs one query a second)
+    risk_poll_s: float = Field(1.0, gt=0)
     #: how often the risk engine releases expired locks and cools breakers
     risk_tick_s: float = Field(1.0, gt=0)
     #: how often the loss protections (daily loss, drawdown, stop-outs) are evaluated

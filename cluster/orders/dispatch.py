@@ -110,14 +110,14 @@ class Dispatcher:
 
     async def run_once(self) -> dict[str, int]:
         """One batch; returns the outcomes counted (``{}``: nothing was waiting)."""
-        if self.risk is not None:
-            self._book = await asyncio.to_thread(self.risk.current)
-            if self.broker in self._book.snapshot.open_breakers:
-                return {"retry": 1}  # leave the outbox alone until the breaker half-opens
+        if self.risk is not None and self.broker in self.risk.book.snapshot.open_breakers:
+            return {"retry": 1}  # leave the outbox alone until the breaker half-opens
         requests = await asyncio.to_thread(self._claim)
         counts: Counter[str] = Counter()
         if not requests:
             return {}
+        if self.risk is not None:  # halts are re-checked against a confirmed book
+            self._book = await asyncio.to_thread(self.risk.current)
         known = await asyncio.to_thread(self._orders, requests)
         self._touched = set()
         blocked: set[OrderId] = set()

@@ -80,7 +80,7 @@ class BrokerRouter:
         paper: PaperActor | None = None,
         broker: BrokerPort | None = None,
         actor_timeout_s: float = 15.0,
-        actor_attempts: int = 3,
+        actor_attempts: int = 6,
         retry_wait_s: float = 0.5,
         hook: Any = None,
     ) -> None:

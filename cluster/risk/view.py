@@ -57,7 +57,7 @@ class RiskView:
         db: Database,
         *,
         bound_s: float = 0.25,
-        poll_s: float = 0.1,
+        poll_s: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
         subscribe: Callable[[], Any] | None = None,
     ) -> None:
