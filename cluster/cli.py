@@ -10,7 +10,8 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from cluster.settings import Settings, SettingsError, load_settings
+from cluster.secrets.startup import settings_from_sources
+from cluster.settings import Settings, SettingsError
 
 VERSION = "0.1.0"
 EXIT_CONFIG = 2
@@ -62,6 +63,27 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    """Every dependency and protocol (cluster/check): one JSON line per check on stdout."""
+    if args.readyz:
+        return cmd_readyz(args, settings)
+    from cluster.check import CHECK_NAMES, run_all, target_for
+
+    only = set(args.only.split(",")) if args.only else None
+    unknown = (only or set()) - set(CHECK_NAMES)
+    if unknown:
+        return _fail(f"unknown checks {sorted(unknown)}; known: {', '.join(CHECK_NAMES)}", 2)
+    target = target_for(settings, args.url, args.ws_url, args.timeout)
+    results = run_all(settings, target, only)
+    for result in results:
+        print(result.json_line(), flush=True)
+    failed = [r.name for r in results if not r.ok]
+    if failed:
+        print(f"elson: check failed: {', '.join(failed)}", file=sys.stderr, flush=True)
+    return 1 if failed else 0
+
+
+def cmd_readyz(args: argparse.Namespace, settings: Settings) -> int:
+    """The quick form (container HEALTHCHECK): the API's own /readyz summary."""
     url = args.url or f"http://127.0.0.1:{settings.http_port}"
     try:
         with urllib.request.urlopen(f"{url}/readyz", timeout=args.timeout) as resp:  # noqa: S310
@@ -116,11 +138,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser(
         "check",
-        help="readiness of a running deployment",
-        description="Query /readyz and print each dependency's state.",
+        help="check a running deployment: stores, Ray, Serve, WebSocket protocol, feeds",
+        description="Run every check (migrations, db_pools, redis, vault, ray, serve, "
+        "websocket, providers, metrics, tls) against a running deployment; print one JSON "
+        "line per check (name, ok, detail, seconds); exit 1 if any failed. --readyz: only "
+        "the API's /readyz summary (cheap, for a container HEALTHCHECK).",
     )
-    check.add_argument("--url", help="base URL (default http://127.0.0.1:$ELSON_HTTP_PORT)")
-    check.add_argument("--timeout", type=float, default=10.0)
+    check.add_argument("--url", help="API base URL (default http://127.0.0.1:$ELSON_HTTP_PORT)")
+    check.add_argument("--ws-url", help="gateway WebSocket URL (default: --url with ws(s) and /ws)")
+    check.add_argument("--timeout", type=float, default=10.0, help="seconds per check")
+    check.add_argument("--only", help="comma-separated check names to run")
+    check.add_argument("--readyz", action="store_true", help="only query /readyz (quick)")
     check.set_defaults(func=cmd_check)
 
     version = sub.add_parser("version", help="print the version")
@@ -135,7 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _load_extra_commands() -> None:
     import importlib
 
-    for module in ("cluster.orders.cli", "cluster.auth.cli", "jobs.optimize_cli"):
+    for module in (
+        "cluster.orders.cli",
+        "cluster.auth.cli",
+        "jobs.optimize_cli",
+        "jobs.keys_cli",
+        "cluster.strategies.cli",
+    ):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
@@ -147,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        settings = load_settings()
+        settings = settings_from_sources()
     except SettingsError as exc:
         return _fail(f"configuration refused: {exc}", EXIT_CONFIG)
     try:

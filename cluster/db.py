@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -93,7 +92,8 @@ class Database:
     ) -> None:
         self.url = url
         self.pool = pool
-        self.process_label = process_label or f"pid{os.getpid()}"
+        # A component (api, gateway, broker...), never a pid: metric labels stay bounded.
+        self.process_label = process_label or "api"
         self.engine: Engine = create_engine(
             url,
             pool_size=pool.pool_size,
@@ -188,7 +188,7 @@ class Database:
         try:
             gauge = metrics.db_pool_gauge()
             for state, value in self.pool_stats().items():
-                gauge.set(value, {"process": self.process_label, "state": state})
+                gauge.set(value, {"component": self.process_label, "state": state})
         except Exception:  # metrics must never break a request
             log.debug("pool metrics export failed", exc_info=True)
 

@@ -18,10 +18,13 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from cluster import metric_rules
+
 _lock = threading.Lock()
 _made: dict[str, Any] = {}
 
-DEFAULT_BUCKETS_MS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000)
+#: Latency buckets in seconds (base units, see ``cluster.metric_rules``).
+DEFAULT_BUCKETS_S = (0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 def _in_ray() -> bool:
@@ -112,11 +115,20 @@ def _build(m: _Metric) -> tuple[Any, bool]:
 def _metric(
     kind: str, name: str, doc: str, tags: Sequence[str], buckets: Sequence[float]
 ) -> _Metric:
+    problems = metric_rules.violations(name, kind, tags)
+    if problems:  # a definition bug: tests/unit/cluster/test_observability.py finds it first
+        raise ValueError(f"metric {name}: " + "; ".join(problems))
     with _lock:
         found = _made.get(name)
         if found is None:
             found = _made[name] = _Metric(kind, name, doc, tags, buckets)
         return found  # type: ignore[no-any-return]
+
+
+def registered() -> list[tuple[str, str, tuple[str, ...]]]:
+    """(name, kind, tags) of every metric defined in this process so far."""
+    with _lock:
+        return [(m.name, m.kind, m.tags) for m in _made.values()]
 
 
 def counter(name: str, doc: str, tags: Sequence[str] = ()) -> _Metric:
@@ -128,7 +140,7 @@ def gauge(name: str, doc: str, tags: Sequence[str] = ()) -> _Metric:
 
 
 def histogram(
-    name: str, doc: str, tags: Sequence[str] = (), buckets: Sequence[float] = DEFAULT_BUCKETS_MS
+    name: str, doc: str, tags: Sequence[str] = (), buckets: Sequence[float] = DEFAULT_BUCKETS_S
 ) -> _Metric:
     return _metric("histogram", name, doc, tags, buckets)
 
@@ -143,11 +155,15 @@ def http_requests() -> _Metric:
 
 
 def http_latency() -> _Metric:
-    return histogram("elson_http_request_duration_ms", "HTTP request latency", ("route", "method"))
+    return histogram(
+        "elson_http_request_duration_seconds", "HTTP request latency", ("route", "method")
+    )
 
 
 def db_pool_gauge() -> _Metric:
-    return gauge("elson_db_pool_connections", "DB pool connections by state", ("process", "state"))
+    return gauge(
+        "elson_db_pool_connections", "DB pool connections by state", ("component", "state")
+    )
 
 
 # --- gauge sources ---

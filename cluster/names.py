@@ -7,6 +7,7 @@ RECONCILER = "elson.reconciler"
 FEED_SUPERVISOR = "elson.feed_supervisor"
 EVENT_RELAY = "elson.event_relay"
 RISK_ENGINE = "elson.risk_engine"
+ADAPTIVE_PARAMS = "elson.adaptive_params"
 
 
 def dispatcher(broker: str) -> str:

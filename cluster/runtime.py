@@ -43,6 +43,9 @@ class Runtime:
     ) -> Runtime:
         if settings.database_url is None:
             raise RuntimeError(f"{label} needs a resolved database URL (bootstrap sets it)")
+        from cluster.logging import configure_from
+
+        configure_from(settings, label)  # the actor's lines as JSON on the container's output
         db = Database.from_settings(settings, label)
         clock = clock or clock_for(settings.clock_start, settings.clock_anchor)
         calendar = calendar_around(clock.now())

@@ -18,6 +18,8 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cluster.secrets.config import VaultFields
+from cluster.secrets.rules import default_secret_problems, vault_problems
 from domain.fees import SEC_RATE, TAF_MAX, TAF_PER_SHARE, FeeModel
 
 ENV_PREFIX = "ELSON_"
@@ -41,7 +43,7 @@ class SettingsError(Exception):
     """The configuration is unsafe or invalid; the message names the variable."""
 
 
-class Settings(BaseSettings):
+class Settings(BaseSettings, VaultFields):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
 
     env: Environment = Environment.DEV
@@ -74,11 +76,36 @@ class Settings(BaseSettings):
     api_max_ongoing_requests: int = Field(100, ge=1)
     gateway_max_ongoing_requests: int = Field(2000, ge=1)
     job_workers: int = Field(2, ge=0)
+    #: CPUs and memory (MiB) each platform actor asks Ray for, by group (the part of its
+    #: name after ``elson.``: ``feed_shard``, ``paper_broker``, ``dispatcher``...). Local
+    #: runs keep 0 (2 cores for everything); a cluster sets real requests so the
+    #: autoscaler sees the demand (kuberay/ sets them as JSON in ``ELSON_ACTOR_CPUS``).
+    actor_cpus: dict[str, float] = Field(default_factory=dict)
+    actor_memory_mb: dict[str, int] = Field(default_factory=dict)
+    #: ``SPREAD``: platform actors spread over the nodes (one node's loss takes only its
+    #: share of feed shards with it; tests/integration/scaleout); ``DEFAULT``: Ray's packing.
+    actor_scheduling: str = Field("DEFAULT", pattern="^(DEFAULT|SPREAD)$")
 
     # --- secrets (Vault is a settings source in a later issue) ---
     jwt_secret: SecretStr | None = None
     pii_key: SecretStr | None = None
-    vault_addr: str | None = None
+    # ELSON_VAULT_*: cluster/secrets/config.py (VaultFields); every SecretStr field is
+    # read from Vault's KV secret (key = field name) by cluster/secrets/startup.py
+    #: ``/metrics`` asks for ``Authorization: Bearer <token>`` when set; in staging and
+    #: production without one it is not served at all (Prometheus scrapes Ray's metrics
+    #: port inside the cluster; see cluster/metrics.py).
+    metrics_token: SecretStr | None = None
+
+    # --- PII at rest (cluster/pii) ---
+    #: what wraps the data keys: ``local`` (a KEK derived from ELSON_PII_KEY; in dev/test
+    #: without it, a random one in the data dir) or ``transit`` (Vault transit key)
+    pii_kek: str = Field("local", pattern="^(local|transit)$")
+    pii_transit_key: str = "elson-pii"
+    pii_transit_mount: str = "transit"
+    #: the email blind index's own key; unset: derived from ELSON_PII_KEY (own label)
+    pii_index_key: SecretStr | None = None
+    #: unwrapped data keys stay in a process's memory at most this long
+    pii_key_cache_s: float = Field(300.0, ge=0, le=3600)
 
     # --- auth (cluster/auth) ---
     access_token_ttl_s: int = Field(900, gt=0, le=3600)
@@ -233,6 +260,33 @@ class Settings(BaseSettings):
     ws_send_timeout_s: float = Field(5.0, gt=0)
     ws_max_subscriptions: int = Field(200, ge=1, description="streams per socket")
 
+    # --- billing: plans, PayPal subscriptions and webhooks (cluster/billing) ---
+    #: plans as JSON ``{"free": {"max_trials_per_job": 1000, ...}, "premium": {...}}``;
+    #: a plan or limit left out keeps its default (domain.billing.plans.DEFAULT_PLANS)
+    billing_plans: dict[str, dict[str, int]] = Field(default_factory=dict)
+    #: PayPal plan ids (``P-...``) of our plans, as JSON ``{"premium": "P-..."}``
+    paypal_plan_ids: dict[str, str] = Field(default_factory=dict)
+    paypal_base_url: str = "https://api-m.sandbox.paypal.com"
+    paypal_client_id: SecretStr | None = None
+    paypal_client_secret: SecretStr | None = None
+    #: our webhook's id at PayPal: part of every signed message (never the request's)
+    paypal_webhook_id: str = ""
+    paypal_return_url: str = "http://127.0.0.1:8000/billing/return"
+    paypal_cancel_url: str = "http://127.0.0.1:8000/billing/cancel"
+    #: hosts that may serve PAYPAL-CERT-URL (https, port 443, exact host names)
+    paypal_cert_hosts: str = "api.paypal.com,api.sandbox.paypal.com"
+    paypal_cert_timeout_s: float = Field(5.0, gt=0, le=30)
+    paypal_time_tolerance_s: float = Field(300.0, gt=0)
+    paypal_timeout_s: float = Field(10.0, gt=0)
+    #: dev/test trust override: a test CA (PEM) trusted instead of the system store and a
+    #: local certificate host (``host:port``, any port) added to the allow-list.
+    #: Refused in staging/production.
+    paypal_test_ca_pem: str | None = None
+    paypal_test_cert_host: str | None = None
+    #: how often a process re-reads the entitlement version (changes it applies itself
+    #: are seen at once)
+    billing_poll_s: float = Field(1.0, gt=0)
+
     @field_validator("rate_limit_trusted_proxies")
     @classmethod
     def _proxy_networks(cls, value: str) -> str:
@@ -263,7 +317,8 @@ class Settings(BaseSettings):
             problems.append(
                 f"{ENV_PREFIX}REDIS_URL is missing: the embedded Redis is for dev/test only"
             )
-        for name in ("jwt_secret", "pii_key"):
+        # ELSON_PII_KEY is not required: nothing reads it (issue 13 brings the PII keys)
+        for name in ("jwt_secret",):
             value = getattr(self, name)
             var = f"{ENV_PREFIX}{name.upper()}"
             if value is None:
@@ -274,10 +329,24 @@ class Settings(BaseSettings):
                 problems.append(f"{var} is shorter than {_MIN_SECRET_LEN} characters")
         if self.clock_start is not None:
             problems.append(f"{ENV_PREFIX}CLOCK_START is for dev/test only")
+        if self.paypal_test_ca_pem or self.paypal_test_cert_host:
+            problems.append(
+                f"{ENV_PREFIX}PAYPAL_TEST_CA_PEM and {ENV_PREFIX}PAYPAL_TEST_CERT_HOST (the "
+                "webhook trust override) are for dev/test only"
+            )
         if self.bench_floor_route:
             problems.append(f"{ENV_PREFIX}BENCH_FLOOR_ROUTE is for dev/test only")
+        if self.pii_kek == "local" and self.pii_key is None:
+            problems.append(f"{ENV_PREFIX}PII_KEY is missing (the local PII key-encryption key)")
+        if self.pii_index_key is None and self.pii_key is None:
+            problems.append(f"{ENV_PREFIX}PII_INDEX_KEY is missing (the email blind index key)")
+        for name in ("pii_key", "pii_index_key"):
+            secret = getattr(self, name)
+            if secret is not None and len(secret.get_secret_value()) < _MIN_SECRET_LEN:
+                problems.append(f"{ENV_PREFIX}{name.upper()} is shorter than {_MIN_SECRET_LEN}")
         if self.vault_addr is not None and not self.vault_addr.startswith("https://"):
             problems.append(f"{ENV_PREFIX}VAULT_ADDR must use https:// outside dev/test")
+        problems += vault_problems(self) + default_secret_problems(self)
         if self.broker == "alpaca" and (
             self.alpaca_key_id is None or self.alpaca_secret_key is None
         ):

@@ -46,14 +46,16 @@ users = Table(
     "users",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
+    # encrypted (cluster/accounts/cipher.py); login and uniqueness go by the keyed
+    # blind index ``email_index`` (HMAC of the trimmed, case-folded address): 0008_pii
     Column("email", Text, nullable=False),
+    Column("email_index", Text, nullable=True),
     Column("password_hash", Text, nullable=False),
     Column("role", Text, nullable=False, server_default="user"),
     Column("disabled", Boolean, nullable=False, server_default=text("false")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint(_in("role", ROLES), name="role"),
-    CheckConstraint("email = lower(email) AND position('@' in email) > 1", name="email"),
-    Index("uq_users_email", "email", unique=True),
+    Index("uq_users_email_index", "email_index", unique=True),
 )
 
 accounts = Table(
@@ -114,6 +116,9 @@ def load_all_tables() -> MetaData:
         "cluster.optimization.tables",
         "cluster.eventlog.tables",
         "cluster.risk.tables",
+        "cluster.pii.tables",
+        "cluster.billing.tables",
+        "cluster.strategies.tables",
     ):
         try:
             importlib.import_module(module)

@@ -305,6 +305,8 @@ class Order:
     #: Where a pending cancel/replace returns if the broker refuses it.
     resume_status: OrderStatus | None = None
     execution_ids: set[ExecutionId] = field(default_factory=set)
+    #: the strategy instance whose runner placed the order (None: placed by a person)
+    strategy_id: str | None = None
 
     def __post_init__(self) -> None:
         require_aware("created_at", self.created_at)

@@ -18,7 +18,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from cluster.optimization.repository import JobRecord
-from cluster.settings import Settings, SettingsError, load_settings
+from cluster.secrets.startup import settings_from_sources
+from cluster.settings import Settings, SettingsError
 from domain.errors import DomainError
 from jobs.optimize_args import add_arguments, request_from_args
 
@@ -95,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_arguments(parser)
     args = parser.parse_args(argv)
     try:
-        settings = connect_ray(load_settings())
+        settings = connect_ray(settings_from_sources())
         report, service = submit_and_run(
             args, settings, via="job", on_queued=_plain_queued, on_progress=_plain_progress
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,19 @@ from serve.schemas import ops
 from serve.services import Services
 
 VERSION = "0.1.0"
+
+
+def _metrics_refusal(services: Services, authorization: str | None) -> str | None:
+    """``/metrics`` is internal (issue 15): behind ``ELSON_METRICS_TOKEN`` when set, and
+    not served at all in staging/production without one (Prometheus scrapes Ray's
+    metrics port inside the cluster); open in dev/test."""
+    token = services.settings.metrics_token
+    if token is None:
+        return "not-found" if services.settings.env.is_protected else None
+    given = (authorization or "").removeprefix("Bearer ").strip()
+    if hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+        return None
+    return "unauthenticated"
 
 
 def create_api(services: Services) -> FastAPI:
@@ -69,9 +83,15 @@ def create_api(services: Services) -> FastAPI:
         tags=["ops"],
         summary="Prometheus metrics of the whole app",
         response_class=PlainTextResponse,
-        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+        responses={
+            200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+            **problem_responses(401, 404),
+        },
     )
-    async def get_metrics() -> PlainTextResponse:
+    async def get_metrics(request: Request) -> Response:
+        refused = _metrics_refusal(services, request.headers.get("authorization"))
+        if refused is not None:
+            return problems.problem(refused)
         text = await run_in_threadpool(metrics.gather_cluster_metrics)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
@@ -87,6 +107,9 @@ def create_api(services: Services) -> FastAPI:
 
     for register in [*registrars(), *ROUTE_MODULES]:
         register(app, services)
+    from serve.console.mount import mount_console
+
+    mount_console(app)  # the web console's built files under /console (same origin)
     install_openapi(app)  # refuses duplicate operation ids; adds the WebSocket messages
     return app
 
@@ -116,8 +139,8 @@ async def _request_context(
     finally:
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
-        elapsed_ms = (time.perf_counter() - started) * 1000
+        elapsed_s = time.perf_counter() - started
         tags = {"route": path, "method": request.method}
         metrics.http_requests().inc(1, tags | {"status": str(status)})
-        metrics.http_latency().observe(elapsed_ms, tags)
+        metrics.http_latency().observe(elapsed_s, tags)
         request_id_var.reset(token)

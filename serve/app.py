@@ -17,7 +17,8 @@ from ray import serve
 from ray.serve import Application
 
 from cluster.logging import configure_logging
-from cluster.settings import Settings, load_settings
+from cluster.secrets.startup import settings_from_sources
+from cluster.settings import Settings
 from serve.services import Services, actor_check, build_services
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def _settings(args: Args) -> Settings:
     if isinstance(args, Settings):
         return args
     parsed = args if isinstance(args, AppArgs) else AppArgs.model_validate(args or {})
-    return load_settings(**parsed.settings)
+    return settings_from_sources(**parsed.settings)
 
 
 @serve.deployment(name="api", ray_actor_options={"num_cpus": 0})

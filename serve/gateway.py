@@ -64,7 +64,7 @@ Drain (``serve.gateway_drain``): when Serve stops the replica (scale-down, upgra
 ``serve.delete``) or the replica gets SIGTERM, the gateway refuses new sockets (1012) and
 closes every open one 1012 with ``retry_after_s`` = sockets / 20 per s (1 to 60 s), then
 waits at most ``DRAIN_S`` (10 s) for them to go. Serve settings (``serve.app``,
-``kuberay/rayservice.yaml``): ``graceful_shutdown_timeout_s`` = 15 (the drain plus 5 s;
+``kuberay/overlays/*/serve-config.yaml``): ``graceful_shutdown_timeout_s`` = 15 (the drain plus 5 s;
 Serve kills the replica then), ``graceful_shutdown_wait_loop_s`` = 1 (how often Serve
 re-counts open requests: a socket is one, so the replica exits within about 1 s of the
 last close), ``health_check_period_s`` = 2 (a replica that died, e.g. of SIGTERM, is
@@ -150,6 +150,8 @@ class GatewayDeps:
     closers: list[Callable[[], Any]] = field(default_factory=list)
     #: the durable record behind the bus (``cluster.eventlog.reader.RecordReader``)
     record: Any = None
+    #: plan limits (``cluster.billing.entitlements.EntitlementService``); None: none
+    entitlements: Any = None
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -205,6 +207,7 @@ def deps_from_services(
         market_clock=market_clock if calendar is not None and clock is not None else None,
         closers=[aredis.close],
         record=RecordReader(services.db),
+        entitlements=getattr(services, "entitlements", None),
     )
 
 

@@ -22,6 +22,8 @@ from serve.schemas.events import (
     JobProgress,
     RiskChange,
     RiskEventName,
+    StrategyChange,
+    StrategyEventName,
     TradeEventName,
     TradeUpdate,
 )
@@ -204,6 +206,13 @@ class JobEventMessage(_EventMessage):
     data: JobProgress
 
 
+class StrategyEventMessage(_EventMessage):
+    """``jobs:<user>``: a strategy instance's change (versions, proposals, drift)."""
+
+    event: StrategyEventName
+    data: StrategyChange
+
+
 class RiskEventMessage(_EventMessage):
     """``risk:<account>``: the risk engine's changes to the account's scope and its orders'
     denials (changes to other scopes are recorded on ``risk:global``)."""
@@ -283,6 +292,7 @@ SERVER_MODELS: dict[str, type[BaseModel]] = {
     "event.orders": OrderEventMessage,
     "event.feed": FeedEventMessage,
     "event.jobs": JobEventMessage,
+    "event.strategies": StrategyEventMessage,
     "event.risk": RiskEventMessage,
     "market": MarketMessage,
     "gap": GapMessage,

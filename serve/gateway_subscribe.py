@@ -95,6 +95,8 @@ async def subscribe(conn: Connection, hub: GatewayHub, msg: Subscribe) -> None:
             detail=f"limit {hub.limits.max_subscriptions}",
         )
         return
+    if new_market and not _within_plan(conn, hub, new_market):
+        return
     for d in described:
         if "stream" in d and d["stream"] in msg.resume:
             d["resumed_from"] = msg.resume[d["stream"]]
@@ -122,6 +124,21 @@ async def subscribe(conn: Connection, hub: GatewayHub, msg: Subscribe) -> None:
             return
         assert hub.streams is not None
         await hub.streams.catch_up(conn, stream)
+
+
+def _within_plan(conn: Connection, hub: GatewayHub, new_market: list[tuple[str, str]]) -> bool:
+    """The plan's ``max_ws_symbols`` (distinct symbols on this socket after subscribing);
+    over it the socket fails 4403 ``plan-limit`` naming the limit and the plan lifting it."""
+    entitlements = hub.deps.entitlements
+    if entitlements is None:
+        return True
+    symbols = {s for _, s in conn.market} | {s for _, s in new_market}
+    try:
+        entitlements.check(str(conn.principal.user_id), "max_ws_symbols", len(symbols))
+    except DomainError as exc:
+        conn.fail(CloseCode.FORBIDDEN, "plan limit", error="plan-limit", detail=exc.message)
+        return False
+    return True
 
 
 def _send_market_status(conn: Connection, hub: GatewayHub, symbols: list[str]) -> None:

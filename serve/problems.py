@@ -121,6 +121,33 @@ REGISTRY: dict[str, ProblemType] = {
         ),
         ProblemType("overfill", 409, "Overfill", "A fill would take the order past its quantity."),
         ProblemType(
+            "guardrail-refused",
+            422,
+            "Guardrail refused",
+            "A promotion was refused; `guardrails` names each guardrail that failed, "
+            "`reason` the first, `proposal_id` the stored refused proposal.",
+        ),
+        ProblemType(
+            "pii-unreadable",
+            500,
+            "Personal data unreadable",
+            "This record's personal data failed to decrypt (wrong key, tampering or a "
+            "retired key version); an operator is alerted. Other records are unaffected.",
+        ),
+        ProblemType(
+            "plan-limit",
+            403,
+            "Plan limit reached",
+            "Your plan does not allow this; `limit` names the limit, `allowed` its value and "
+            "`lifted_by` the plan that allows it.",
+        ),
+        ProblemType(
+            "webhook-refused",
+            400,
+            "Webhook refused",
+            "The delivery could not be verified as PayPal's; nothing was changed.",
+        ),
+        ProblemType(
             "internal", 500, "Internal error", "An unexpected error; quote the request id."
         ),
         *(
@@ -192,6 +219,10 @@ def install(app: FastAPI) -> None:
             extra["reason"] = exc.reason_code  # type: ignore[attr-defined]
         if getattr(exc, "order_id", None):
             extra["order_id"] = exc.order_id  # type: ignore[attr-defined]
+        if getattr(exc, "guardrails", None):
+            extra["guardrails"] = exc.guardrails  # type: ignore[attr-defined]
+            extra["proposal_id"] = getattr(exc, "proposal_id", None)
+        extra.update(getattr(exc, "problem_extra", None) or {})
         if slug == "internal":
             log.error("unhandled platform error", exc_info=exc)
             return problem("internal")

@@ -35,6 +35,9 @@ class Services:
     marketdata: Any = None  # cluster.marketdata.query.MarketDataQuery
     risk: Any = None  # cluster.risk.view.RiskView (None: the risk gate is off)
     risk_admin: Any = None  # cluster.risk.client.RiskAdmin
+    secrets: Any = None  # cluster.secrets.vault.VaultSource (None: no ELSON_VAULT_ADDR)
+    entitlements: Any = None  # cluster.billing.entitlements.EntitlementService
+    billing: Any = None  # cluster.billing.service.BillingService
     in_ray: bool = False
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
@@ -107,8 +110,11 @@ def _capability_wiring() -> list[Callable[[Services], None]]:
     """Each capability module defines ``wire(services)`` filling its slot above, in this
     order (orders first: the quote lookup resolves market data when called)."""
     from cluster.auth.wiring import wire as wire_auth
+    from cluster.billing.wiring import wire as wire_billing
     from cluster.events import wire as wire_events
     from cluster.marketdata.wiring import wire as wire_marketdata
     from cluster.orders.wiring import wire as wire_orders
+    from cluster.secrets.wiring import wire as wire_secrets
 
-    return [wire_orders, wire_auth, wire_events, wire_marketdata]
+    # secrets first: later capabilities (PII) use the Vault client
+    return [wire_secrets, wire_orders, wire_auth, wire_events, wire_marketdata, wire_billing]

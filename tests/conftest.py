@@ -16,6 +16,7 @@ import pytest
 import redis
 
 from cluster.settings import Settings
+from tests.kit.vault_fixtures import vault, vault_tls  # noqa: F401  (fixtures: the fake Vault)
 
 # Ray reads these when it is imported; local Ray stays on loopback (FIELD-NOTES).
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")

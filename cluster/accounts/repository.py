@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
-from cluster.accounts.cipher import FieldCipher
+from cluster.accounts.cipher import FieldCipher, seal_in
 from cluster.accounts.types import (
     DEFAULT_MAX_ORDER_NOTIONAL,
     DEFAULT_MAX_POSITION_NOTIONAL,
@@ -31,8 +31,14 @@ from cluster.accounts.types import (
 )
 from cluster.auth.tables import account_config, profiles
 from cluster.tables import accounts, audit_log
+from domain.pii import key_id_of
 
-_PII = ("legal_name", "date_of_birth", "tax_id", "phone", "address")
+PII_COLUMNS = ("legal_name", "date_of_birth", "tax_id", "phone", "address")
+
+
+def field_context(column: str, profile_id: object) -> str:
+    """The associated data of a profile field (``domain.pii.FieldRef``)."""
+    return f"profiles|{column}|{profile_id}"
 
 
 def audit(s: Session, actor: str, action: str, subject: str, **detail: Any) -> None:
@@ -107,10 +113,11 @@ def upsert_profile(
         "address": json.dumps(_address_dict(data.address)) if data.address else None,
     }
     stored = {
-        k: (cipher.encrypt(v, context=f"{profile_id}:{k}") if v is not None else None)
+        k: (seal_in(s, cipher, v, context=field_context(k, profile_id)) if v is not None else None)
         for k, v in plain.items()
     }
-    values = {**stored, "cipher": cipher.key_id, "updated_at": now}
+    written = key_id_of(stored["legal_name"] or "") or cipher.key_id
+    values: dict[str, Any] = {**stored, "cipher": written, "updated_at": now}
     with _pii_statements():
         if existing:
             s.execute(update(profiles).where(profiles.c.id == profile_id).values(**values))
@@ -138,7 +145,8 @@ def get_profile(
     m = row._mapping
     pid = str(m["id"])
     plain = {
-        k: (cipher.decrypt(m[k], context=f"{pid}:{k}") if m[k] is not None else None) for k in _PII
+        k: (cipher.decrypt(m[k], context=field_context(k, pid)) if m[k] is not None else None)
+        for k in PII_COLUMNS
     }
     return Profile(
         id=pid,

@@ -21,12 +21,19 @@ from cluster.tables import ROLES
 def cmd_set_role(args: argparse.Namespace, settings: Settings) -> int:
     from cluster.auth.service import set_user_role
     from cluster.db import Database, PoolSize
+    from cluster.pii.wiring import blind_index
 
     with cli._database_url(settings) as url:
         db = Database(url, PoolSize(1, 0))
         try:
             with db.session() as s:
-                user = set_user_role(s, args.email, args.role, actor=f"cli:{getpass.getuser()}")
+                user = set_user_role(
+                    s,
+                    args.email,
+                    args.role,
+                    actor=f"cli:{getpass.getuser()}",
+                    index=blind_index(settings),
+                )
         finally:
             db.dispose()
     print(f"{user.email}: role {user.role}")

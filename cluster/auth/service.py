@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cluster.accounts import repository as accounts_repo
+from cluster.accounts.cipher import seal_in
 from cluster.accounts.service import AccountsService
 from cluster.accounts.types import Account, ProfileInput
 from cluster.auth.cache import AuthCache
@@ -29,6 +30,7 @@ from cluster.auth.sessions import SessionInfo, SessionStore, TokenPair
 from cluster.auth.throttle import LoginThrottle
 from cluster.auth.tokens import Principal, TokenCodec
 from cluster.db import Database
+from cluster.pii.crypto import BlindIndex
 from cluster.redis_client import ResilientRedis
 from cluster.tables import ROLES, users
 from domain.clock import Clock
@@ -74,6 +76,7 @@ class AuthService:
         codec: TokenCodec,
         accounts: AccountsService,
         throttle: LoginThrottle,
+        index: BlindIndex,
         passwords: Passwords | None = None,
         refresh_ttl: timedelta = timedelta(days=30),
         reuse_grace: timedelta = timedelta(seconds=10),
@@ -82,6 +85,7 @@ class AuthService:
     ) -> None:
         self.db, self.clock = db, clock
         self.accounts, self.throttle = accounts, throttle
+        self.index = index
         self.passwords = passwords or Passwords()
         self.sessions = SessionStore(
             db=db,
@@ -113,13 +117,19 @@ class AuthService:
         user_id = uuid.uuid4()
         try:
             with self.db.session() as s:
+                sealed = seal_in(s, self.accounts.cipher, email, context=email_context(user_id))
                 row = s.execute(
                     insert(users)
-                    .values(id=user_id, email=email, password_hash=password_hash)
+                    .values(
+                        id=user_id,
+                        email=sealed,
+                        email_index=self.index.of(email),
+                        password_hash=password_hash,
+                    )
                     .returning(users)
                 ).one()
                 s.flush()
-                user = _user(row._mapping)
+                user = _user(row._mapping, email)
                 if profile is not None:
                     accounts_repo.upsert_profile(
                         s, self.accounts.cipher, user.id, None, profile, self.clock.now()
@@ -127,7 +137,7 @@ class AuthService:
                 account = self.accounts.create_account_in(s, user.id, account_type, minor)
                 accounts_repo.audit(s, f"user:{user.id}", "user.register", f"user:{user.id}")
         except IntegrityError as exc:
-            if "uq_users_email" in str(exc.orig):
+            if "uq_users_email_index" in str(exc.orig):
                 raise Conflict("an account with this email cannot be created") from exc
             raise
         return Registered(user=user, account=account)
@@ -139,7 +149,9 @@ class AuthService:
         email = normalize_email(email)
         self.throttle.check(email, ip)
         with self.db.session() as s:
-            row = s.execute(select(users).where(users.c.email == email)).first()
+            row = s.execute(
+                select(users).where(users.c.email_index == self.index.of(email))
+            ).first()
         stored = row.password_hash if row is not None else None
         if not self.passwords.verify(stored, password) or row is None or row.disabled:
             self.throttle.record_failure(email, ip)
@@ -190,55 +202,68 @@ class AuthService:
             row = s.execute(select(users).where(users.c.id == uuid.UUID(user_id))).first()
         if row is None:
             raise NotFound("user not found")
-        return _user(row._mapping)
+        email = self.accounts.cipher.decrypt(row.email, context=email_context(row.id))
+        return _user(row._mapping, email)
 
     def set_role(self, email: str, role: str, *, actor: str) -> User:
         with self.db.session() as s:
-            user = set_user_role(s, email, role, actor=actor)
+            user = set_user_role(s, email, role, actor=actor, index=self.index)
         self.invalidations.user(user.id)  # after commit: every process re-reads the user
         return user
 
     def set_disabled(self, email: str, disabled: bool, *, actor: str) -> User:
         with self.db.session() as s:
-            user = set_user_disabled(s, email, disabled, actor=actor)
+            user = set_user_disabled(s, email, disabled, actor=actor, index=self.index)
         self.invalidations.user(user.id)
         return user
 
 
-def set_user_role(s: Session, email: str, role: str, *, actor: str) -> User:
+def email_context(user_id: object) -> str:
+    """The associated data of a user's encrypted email (``domain.pii.FieldRef``)."""
+    return f"users|email|{user_id}"
+
+
+def set_user_role(s: Session, email: str, role: str, *, actor: str, index: BlindIndex) -> User:
     """Change a role (admin CLI), in the caller's transaction. After the commit, publish
     ``Invalidations.user``, or cached sessions keep the old role up to the cache TTL."""
     if role not in ROLES:
         raise ValidationFailed("role", "role", f"role must be one of {', '.join(ROLES)}")
     email = normalize_email(email)
     row = s.execute(
-        update(users).where(users.c.email == email).values(role=role).returning(users)
+        update(users)
+        .where(users.c.email_index == index.of(email))
+        .values(role=role)
+        .returning(users)
     ).first()
     if row is None:
         raise NotFound("user not found")
     accounts_repo.audit(s, actor, "user.set_role", f"user:{row.id}", role=role)
-    return _user(row._mapping)
+    return _user(row._mapping, email)
 
 
-def set_user_disabled(s: Session, email: str, disabled: bool, *, actor: str) -> User:
+def set_user_disabled(
+    s: Session, email: str, disabled: bool, *, actor: str, index: BlindIndex
+) -> User:
     """Disable (or re-enable) a user, in the caller's transaction; a disabled user's tokens
     are refused. After the commit, publish ``Invalidations.user`` (as for a role)."""
+    email = normalize_email(email)
     row = s.execute(
         update(users)
-        .where(users.c.email == normalize_email(email))
+        .where(users.c.email_index == index.of(email))
         .values(disabled=disabled)
         .returning(users)
     ).first()
     if row is None:
         raise NotFound("user not found")
     accounts_repo.audit(s, actor, "user.set_disabled", f"user:{row.id}", disabled=disabled)
-    return _user(row._mapping)
+    return _user(row._mapping, email)
 
 
-def _user(m: Any) -> User:
+def _user(m: Any, email: str) -> User:
+    """``email``: the plaintext, known to the caller or decrypted (never ``m["email"]``)."""
     return User(
         id=str(m["id"]),
-        email=m["email"],
+        email=email,
         role=m["role"],
         disabled=m["disabled"],
         created_at=m["created_at"],

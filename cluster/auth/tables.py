@@ -5,8 +5,9 @@
   the token it replaced; ``used_at`` marks a rotated token, so presenting it again is
   reuse (the whole session is revoked).
 - ``profiles`` holds PII apart from ``users`` so few code paths touch it. The PII columns
-  are ``Text`` written through a ``FieldCipher`` (identity in dev/test today; encryption
-  comes in a later issue) and ``cipher`` names the cipher that wrote the row. One row per
+  are ``Text`` written through a ``FieldCipher`` (AES-256-GCM, ``cluster/accounts/cipher.py``)
+  and ``cipher`` names the data key that wrote the row (``k<N>``; ``identity`` for
+  plaintext before migration ``0008_pii``), so re-encryption finds old rows. One row per
   user (``account_id`` NULL) plus one per custodial account (the minor's details): the
   unique index treats NULLs as equal.
 - ``account_config`` holds the admin's ceilings and the user's own limits under them; a

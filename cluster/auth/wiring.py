@@ -12,7 +12,6 @@ from datetime import timedelta
 from typing import Any
 
 from cluster import access
-from cluster.accounts.cipher import IdentityCipher
 from cluster.accounts.service import AccountsService
 from cluster.auth.cache import AuthCache
 from cluster.auth.invalidation import Invalidations
@@ -21,6 +20,7 @@ from cluster.auth.service import AuthService
 from cluster.auth.throttle import LoginThrottle
 from cluster.auth.tokens import TokenCodec, resolve_secret
 from cluster.clock import SystemClock
+from cluster.pii.wiring import build_pii
 
 
 def build_auth(services: Any) -> AuthService:
@@ -35,9 +35,11 @@ def build_auth(services: Any) -> AuthService:
         protected=settings.env.is_protected,
     )
     codec = TokenCodec(secret, ttl=timedelta(seconds=settings.access_token_ttl_s))
-    # Field encryption of PII arrives in a later issue; until then IdentityCipher (see
-    # cluster/accounts/cipher.py) in every environment.
-    accounts = AccountsService(services.db, clock, IdentityCipher())
+    # PII fields and the email are encrypted at rest (cluster/pii, cluster/accounts/cipher)
+    pii = getattr(services, "pii", None) or build_pii(
+        settings, services.db.session, getattr(services, "secrets", None)
+    )
+    accounts = AccountsService(services.db, clock, pii.cipher)
     throttle = LoginThrottle(
         services.redis,
         clock,
@@ -52,6 +54,7 @@ def build_auth(services: Any) -> AuthService:
         codec=codec,
         accounts=accounts,
         throttle=throttle,
+        index=pii.index,
         passwords=Passwords(),
         refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_s),
         reuse_grace=timedelta(seconds=settings.refresh_reuse_grace_s),

@@ -43,8 +43,11 @@ class OptimizationService:
         launch: Callable[[str, int], None] | None = None,
         data_dirs: Sequence[Path] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        entitlements: Any = None,
     ) -> None:
         self.repo = OptimizationRepository(db)
+        #: cluster.billing.entitlements.EntitlementService: plan limits of API submits
+        self._entitlements = entitlements
         self.uploads = UploadStore(db)
         self.max_grid = max_grid
         self._cpus = cpus
@@ -61,6 +64,7 @@ class OptimizationService:
             self.uploads.content(str(request.data.upload_id), owner_user_id)  # NotFound
         bars = load_bars(request.data, uploads=self.uploads)
         work = plan(request, len(bars), max_grid=self.max_grid, cpus=self._cpus())
+        self._check_plan(owner_user_id, work.total_trials)
         job = self.repo.create(
             request,
             owner_user_id=owner_user_id,
@@ -77,6 +81,28 @@ class OptimizationService:
                 self.repo.apply(job.id, JobEvent.FAIL, error=f"driver did not start: {exc}")
                 raise
         return job
+
+    def _check_plan(self, owner_user_id: str | None, trials: int) -> None:
+        """The owner's plan limits (``PlanLimit``: 403 ``plan-limit``); CLI and batch jobs
+        have no owner and no plan."""
+        if self._entitlements is None or owner_user_id is None:
+            return
+        self._entitlements.check(owner_user_id, "max_trials_per_job", trials)
+        import uuid
+
+        from sqlalchemy import func, select
+
+        from cluster.optimization.tables import optimization_jobs as jobs
+
+        live = [st.value for st in JobStatus if not st.is_terminal]
+        owner = uuid.UUID(owner_user_id)
+        with self.repo.db.session() as s:
+            running = s.execute(
+                select(func.count())
+                .select_from(jobs)
+                .where(jobs.c.owner_user_id == owner, jobs.c.status.in_(live))
+            ).scalar_one()
+        self._entitlements.check(owner_user_id, "max_concurrent_jobs", int(running) + 1)
 
     def _check_path(self, path: str | None) -> None:
         """API requests may name files only inside the configured data folders."""

@@ -89,6 +89,7 @@ def insert_values(
         "replaces": _uuid(order.replaces),
         "reserve_price": order.reserve_price,
         "fee_reserve": order.fee_reserve,
+        "strategy_id": order.strategy_id,
         "broker": broker,
         "created_at": order.created_at,
         **update_values(order),
@@ -134,6 +135,7 @@ def order_from_row(row: Mapping[Any, Any], execution_ids: Iterable[str] = ()) ->
         reject_code=row["reject_code"],
         resume_status=None if row["resume_status"] is None else OrderStatus(row["resume_status"]),
         execution_ids={ExecutionId(e) for e in execution_ids},
+        strategy_id=row.get("strategy_id"),
     )
 
 

@@ -111,11 +111,19 @@ class SubmitOps:
     # -- submit ------------------------------------------------------------------------
 
     def submit(
-        self, account_id: AccountId, request: OrderRequest, *, idempotency_key: str | None = None
+        self,
+        account_id: AccountId,
+        request: OrderRequest,
+        *,
+        idempotency_key: str | None = None,
+        strategy_id: str | None = None,
     ) -> SubmitResult:
+        """``strategy_id``: the strategy instance placing the order (its runner), stored on
+        the order and seen by the risk gate's strategy scope."""
         now = self._now()
         fingerprint = request.content_fingerprint()
         order = request.to_order(OrderId(str(uuid.uuid4())), account_id, now)
+        order.strategy_id = strategy_id
         # only a market or trailing buy, or a sell, is priced at the quote: a limit buy
         # (the common case) costs no quote lookup
         priced = order.side is Side.SELL or checks.needs_ask(order)
@@ -279,7 +287,7 @@ class SubmitOps:
         return book.denial(
             account_id=account,
             symbol=symbol,
-            strategy_id=None,
+            strategy_id=order.strategy_id,
             side=order.side,
             qty=None if order.qty is None else order.qty.value,
             notional=None if order.notional is None else order.notional.amount,

@@ -102,6 +102,8 @@ orders = Table(
     Column("reserve_price", Numeric, nullable=True),
     #: the most a buy can pay in fees (the paper fee model), held with its reservation
     Column("fee_reserve", Numeric, nullable=False, server_default=text("0")),
+    #: the strategy instance whose runner placed the order (null: placed by a person)
+    Column("strategy_id", Text, nullable=True),
     CheckConstraint(_in("status", STATUSES), name="status"),
     CheckConstraint(f"resume_status IS NULL OR {_in('resume_status', STATUSES)}", name="resume"),
     CheckConstraint(_in("side", SIDES), name="side"),
@@ -124,6 +126,13 @@ orders = Table(
         "account_id",
         "side",
         postgresql_where=text(_in("status", OPEN_STATUSES)),
+    ),
+    # a strategy runner finds its latest order after a restart
+    Index(
+        "ix_orders_strategy_id_created_at",
+        "strategy_id",
+        "created_at",
+        postgresql_where=text("strategy_id IS NOT NULL"),
     ),
 )
 

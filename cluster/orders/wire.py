@@ -74,6 +74,7 @@ def order_to_wire(order: Order, calendar: MarketCalendar | None = None) -> dict[
         "reject_reason": order.reject_reason,
         "reject_code": order.reject_code,
         "queued_until": None if calendar is None else ts(queued_until(order, calendar)),
+        "strategy_id": order.strategy_id,
     }
 
 

@@ -15,7 +15,9 @@ MODULES = (
     "serve.routes.marketdata",
     "serve.routes.optimization",
     "serve.routes.risk",
+    "serve.routes.strategies",
     "serve.routes.bench",
+    "serve.routes.billing",
 )
 
 

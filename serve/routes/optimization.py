@@ -58,6 +58,7 @@ def build_service(services: Services) -> OptimizationService:
         cpus=cpus,
         launch=launch,
         data_dirs=dirs,
+        entitlements=services.entitlements,
     )
 
 

@@ -60,6 +60,38 @@ class JobProgress(PublicModel):
     total: int = Field(ge=0, description="trials the job will run")
 
 
+#: A strategy instance's changes on its owner's ``jobs:<user>`` stream
+#: (``cluster.strategies.state``: ``strategy_<action>``).
+StrategyEventName = Literal[
+    "strategy_created",
+    "strategy_status",
+    "strategy_proposed",
+    "strategy_promoted",
+    "strategy_refused",
+    "strategy_rolled_back",
+    "strategy_flagged",
+    "strategy_reoptimize_submitted",
+    "strategy_reoptimize_failed",
+]
+
+
+class StrategyChange(PublicModel):
+    """A strategy instance changed: created, started/stopped, a proposal decided, a
+    rollback, a drift flag or a re-optimization; ``audit_id`` is its audit record."""
+
+    instance_id: str
+    action: str
+    by: str
+    at: Timestamp
+    from_version: int | None = None
+    to_version: int | None = None
+    audit_id: int
+    failed: list[str] | None = Field(default=None, description="refused: the guardrails")
+    outcome: str | None = None
+    job_id: str | None = None
+    reason: str | None = None
+
+
 RiskEventName = Literal[
     "trading_state_changed",
     "breaker_opened",

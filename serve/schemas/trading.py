@@ -138,6 +138,11 @@ class OrderPublic(PublicModel):
             "open (the next pre-market start for an extended-hours order); null otherwise"
         ),
     )
+    strategy_id: str | None = Field(
+        default=None,
+        description="ours: the strategy instance whose runner placed the order; null when "
+        "a person placed it",
+    )
 
     @classmethod
     def of(cls, order: Order, calendar: MarketCalendar | None = None) -> OrderPublic:

@@ -141,7 +141,7 @@ def run_first(first: Up, data_dir: Path, marker: str) -> None:
     ready_s = first.wait_ready()
     print(f"elson up: command to ready in {ready_s:.1f}s")
     check = subprocess.run(
-        [sys.executable, "-m", "cluster.cli", "check"],
+        [sys.executable, "-m", "cluster.cli", "check", "--readyz"],
         env=clean_env(data_dir),
         capture_output=True,
         text=True,

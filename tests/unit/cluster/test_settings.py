@@ -35,7 +35,6 @@ def test_production_with_every_secret_set_then_starts() -> None:
         ({"jwt_secret": None}, "ELSON_JWT_SECRET is missing"),
         ({"jwt_secret": "changeme"}, "ELSON_JWT_SECRET is a default value"),
         ({"jwt_secret": "short-secret"}, "ELSON_JWT_SECRET is shorter"),
-        ({"pii_key": None}, "ELSON_PII_KEY is missing"),
         ({"database_url": None}, "ELSON_DATABASE_URL is missing"),
         ({"redis_url": None}, "ELSON_REDIS_URL is missing"),
         ({"vault_addr": "http://vault.internal:8200"}, "ELSON_VAULT_ADDR must use https://"),

@@ -4,10 +4,9 @@ and it ends within its bound even if a socket never closes."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
-import yaml
+import pytest
 
 from serve.gateway_drain import (
     DRAIN_S,
@@ -19,6 +18,7 @@ from serve.gateway_drain import (
     retry_window_s,
 )
 from serve.gateway_schemas import CloseCode
+from tests.kit import kuberay
 
 
 class FakeConn:
@@ -86,10 +86,9 @@ def test_replica_flag_when_not_in_ray_then_none() -> None:
     assert replica_shutting_down() is None
 
 
-def test_serve_bound_when_rayservice_and_builder_then_drain_plus_margin() -> None:
-    root = Path(__file__).resolve().parents[3]
-    (doc,) = [d for d in yaml.safe_load_all((root / "kuberay/rayservice.yaml").read_text()) if d]
-    apps = yaml.safe_load(doc["spec"]["serveConfigV2"])["applications"]
+@pytest.mark.parametrize("overlay", kuberay.OVERLAYS)
+def test_serve_bound_when_rayservice_and_builder_then_drain_plus_margin(overlay: str) -> None:
+    apps = kuberay.serve_config(kuberay.rendered(overlay))["applications"]
     (gateway,) = [d for a in apps for d in a["deployments"] if d["name"] == "gateway"]
     assert gateway["graceful_shutdown_timeout_s"] == DRAIN_S + SERVE_MARGIN_S
     assert gateway["graceful_shutdown_wait_loop_s"] == SERVE_WAIT_LOOP_S

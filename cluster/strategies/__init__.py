@@ -1,0 +1,1 @@
+"""Strategy instances and their versioned, guarded parameters (issue 12)."""
