@@ -38,7 +38,8 @@ ACCOUNT_TYPES = ("individual", "joint", "ira", "custodial")
 ACCOUNT_STATUSES = ("active", "restricted", "closed")
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
+def in_check(column: str, values: tuple[str, ...]) -> str:
+    """A CHECK constraint's text: ``column`` holds one of ``values``."""
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
@@ -54,7 +55,7 @@ users = Table(
     Column("role", Text, nullable=False, server_default="user"),
     Column("disabled", Boolean, nullable=False, server_default=text("false")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    CheckConstraint(_in("role", ROLES), name="role"),
+    CheckConstraint(in_check("role", ROLES), name="role"),
     Index("uq_users_email_index", "email_index", unique=True),
 )
 
@@ -67,8 +68,8 @@ accounts = Table(
     Column("status", Text, nullable=False, server_default="active"),
     Column("currency", Text, nullable=False, server_default="USD"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    CheckConstraint(_in("type", ACCOUNT_TYPES), name="type"),
-    CheckConstraint(_in("status", ACCOUNT_STATUSES), name="status"),
+    CheckConstraint(in_check("type", ACCOUNT_TYPES), name="type"),
+    CheckConstraint(in_check("status", ACCOUNT_STATUSES), name="status"),
     CheckConstraint("currency = 'USD'", name="currency"),
     Index("ix_accounts_owner_user_id", "owner_user_id"),
 )

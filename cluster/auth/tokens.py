@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from typing import Any
 
 import jwt
 
+from cluster.dev_secret import file_secret
 from domain.errors import OperatorError, Unauthenticated
 
 log = logging.getLogger(__name__)
@@ -71,21 +71,8 @@ def resolve_secret(configured: str | None, data_dir: Path, *, protected: bool) -
         return configured
     if protected:
         raise OperatorError("ELSON_JWT_SECRET is required outside dev/test")
-    path = data_dir / _SECRET_FILE
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(48))
-        for _ in range(50):  # another replica may be mid-write: wait for a full secret
-            text = path.read_text().strip()
-            if len(text) >= 32:
-                return text
-        raise OSError("jwt secret file is incomplete")
+        return file_secret(data_dir / _SECRET_FILE)
     except OSError:
         log.warning("data dir not writable; using an in-memory dev JWT secret")
         return _MEMORY_SECRET.setdefault(str(data_dir), secrets.token_urlsafe(48))

@@ -26,15 +26,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from cluster.tables import in_check as _in
 from cluster.tables import metadata
 from domain.billing.subscriptions import SubStatus
 
 STATUSES = tuple(s.value for s in SubStatus)
 LIVE = ("pending", "active", "suspended")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 billing_subscriptions = Table(

@@ -34,16 +34,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from cluster.tables import in_check as _in
 from cluster.tables import metadata
 from domain.optimization import JobStatus
 
 STATUSES = tuple(s.value for s in JobStatus)
 VIA = ("cli", "job", "api")
 APPEND_ONLY = ("optimization_chunks", "optimization_trials", "optimization_uploads")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 def _ts(name: str, nullable: bool = True, default: bool = False) -> Column:  # type: ignore[type-arg]

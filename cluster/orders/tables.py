@@ -33,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from cluster.tables import in_check as _in
 from cluster.tables import metadata
 from domain.ledger import EntryKind
 from domain.orders import OrderEventKind, OrderStatus, OrderType, Side, TimeInForce
@@ -46,10 +47,6 @@ EVENT_KINDS = ("created", *(k.value for k in OrderEventKind))
 ENTRY_KINDS = tuple(k.value for k in EntryKind)
 OPEN_STATUSES = tuple(s.value for s in OrderStatus if s.is_open)
 USD_LEDGER_ACCOUNTS = ("cash", "fees", "trades", "funding")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 def _ts(name: str, nullable: bool = True) -> Column:  # type: ignore[type-arg]

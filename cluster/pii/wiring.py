@@ -11,13 +11,12 @@ keys are wrapped by the Vault transit key ``ELSON_PII_TRANSIT_KEY`` instead.
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from cluster.accounts.cipher import PiiCipher
+from cluster.dev_secret import file_secret
 from cluster.pii.crypto import BlindIndex, derive
 from cluster.pii.kek import Kek, LocalKek, TransitKek
 from cluster.pii.keyring import Keyring
@@ -47,21 +46,10 @@ def pii_secret(settings: Any) -> str:
         # every process of a test run (API, CLI, migrations) must agree without sharing a
         # data dir; test databases hold only test data. Never used in dev or beyond.
         return _TEST_ONLY_SECRET
-    data_dir = settings.data_dir
-    path = data_dir / _SECRET_FILE
-    data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(48))
-    for _ in range(50):  # another process may be mid-write: wait for a whole secret
-        text = path.read_text().strip()
-        if len(text) >= 32:
-            return text
-    raise OperatorError(f"{path} holds no usable PII secret")
+        return file_secret(settings.data_dir / _SECRET_FILE)
+    except OSError as exc:
+        raise OperatorError(f"no usable PII secret: {exc}") from exc
 
 
 def blind_index(settings: Any) -> BlindIndex:

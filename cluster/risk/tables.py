@@ -28,14 +28,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from cluster.tables import in_check as _in
 from cluster.tables import metadata
 
 STATES = ("active", "reducing", "halted")
 KINDS = ("state", "lock", "breaker", "limits")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 risk_states = Table(

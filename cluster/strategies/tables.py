@@ -36,16 +36,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
+from cluster.tables import in_check as _in
 from cluster.tables import metadata
 
 STATUSES = ("running", "stopped", "flagged")
 SAMPLE_KINDS = ("backtest", "walkforward_oos", "live")
 OUTCOMES = ("promoted", "refused")
 APPEND_ONLY = ("strategy_param_versions", "strategy_performance", "strategy_audit")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 def _ts(name: str, nullable: bool = False) -> Column:  # type: ignore[type-arg]
