@@ -16,7 +16,9 @@ re-optimization jobs into proposals every ``poll_s``.
 
 With ``runners`` (the platform's instance, from ``ensure_actors``) it also keeps one
 ``StrategyRunner`` actor per trading instance: started at start-up for every instance
-that trades and when one is started, stopped when one is stopped. Tests of the
+that trades and when one is started, stopped when one is stopped, and every
+``strategy_sample_s`` records a live sample of each trading instance from its paper fills
+(``cluster.strategies.live_sampler``), which runs the drift check. Tests of the
 parameter state alone run without them.
 """
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -56,6 +59,8 @@ class AdaptiveParamsActor(StrategyHost):
         self.db = Database.from_settings(settings, "adaptive_params")
         super().__init__(book_for(settings, self.db, launch=_launch(settings)))
         self.poll_s = poll_s
+        self._sampler: Any = None
+        self._next_sample = time.monotonic() + settings.strategy_sample_s
         self._loop = asyncio.get_event_loop().create_task(self._forever())
         if runners:
             self._start = asyncio.get_event_loop().create_task(self._start_runners())
@@ -96,6 +101,25 @@ class AdaptiveParamsActor(StrategyHost):
                     log.info("re-optimization: %s", decision)
             except Exception:
                 log.exception("collecting re-optimization jobs failed")
+            if self.runners:
+                await self._sample_live()
+
+    async def _sample_live(self) -> None:
+        """Every ``strategy_sample_s``: a live sample of each trading instance (drift)."""
+        now = time.monotonic()
+        if now < self._next_sample:
+            return
+        self._next_sample = now + self.settings.strategy_sample_s
+        try:
+            from cluster.strategies import live_sampler as ls
+
+            if self._sampler is None:
+                clock_now = self.book.clock.now
+                quotes = ls.quotes_for(self.settings, clock_now)
+                self._sampler = ls.LiveSampler(self.db, quotes, clock_now)
+            await ls.sample_all(self, self._sampler)
+        except Exception:
+            log.exception("live sampling failed")
 
 
 def ensure(

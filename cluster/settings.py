@@ -220,6 +220,9 @@ class Settings(BaseSettings, VaultFields):
     #: comma list of folders whose CSV/Parquet files API requests may name as data (the
     #: CLI and ``python -m jobs.optimize`` read any path their user can); empty: none
     optimize_data_dirs: str = ""
+    #: the adaptive-parameter actor records a live sample of every trading strategy
+    #: instance this often (``cluster.strategies.live_sampler``)
+    strategy_sample_s: float = Field(300.0, gt=0)
 
     # --- event streams and the WebSocket gateway ---
     events_retention: int = Field(10_000, ge=10, description="events kept per stream (MAXLEN ~)")
