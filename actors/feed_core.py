@@ -237,7 +237,25 @@ class FeedCore:
             _dropped_metric().inc(self.hub.unreported_drops, self._tag)
             self.hub.unreported_drops = 0
         self.hub.expire()
+        self._export_staleness(now)
         return moved
+
+    def _export_staleness(self, now: datetime) -> None:
+        """``elson_feed_staleness_seconds{shard}``: the oldest active provider's silence
+        over the shard's symbols while the market is open (0 while it is closed, when no
+        tick is expected), for the ``ElsonFeedStale`` alert."""
+        worst = 0.0
+        if self.market_open:
+            for policy in self.policies.values():
+                last = policy.health(policy.active).last_received
+                if last is not None:
+                    worst = max(worst, (now - last).total_seconds())
+        try:
+            metrics.gauge(
+                "elson_feed_staleness_seconds", "Oldest silence of a shard's feed", ("shard",)
+            ).set(worst, self._tag)
+        except Exception:  # metrics never break the feed
+            log.debug("staleness gauge export failed", exc_info=True)
 
     def _on_switches(self, moved: list[SwitchEvent]) -> None:
         groups: dict[tuple[str, str, str, bool], list[str]] = {}

@@ -111,6 +111,22 @@ def count_try_again(reason: str, detail: str | None = None) -> None:
         log.debug("counter export failed", exc_info=True)
 
 
+def count_close(code: int, reason: str) -> None:
+    """Every close by reason (``elson_ws_closes_total{reason}``: the close code's name, and
+    ``slow-consumer`` for a 4429 that a stuck socket earned)."""
+    if code == CloseCode.SLOW and "slow" in reason:
+        label = "slow-consumer"
+    else:
+        known = code in CloseCode._value2member_map_
+        label = CloseCode(code).name.lower().replace("_", "-") if known else "other"
+    try:
+        metrics.counter(
+            "elson_ws_closes_total", "Gateway sockets closed, by reason", ("reason",)
+        ).inc(1, {"reason": label})
+    except Exception:  # metrics never break a socket
+        log.debug("counter export failed", exc_info=True)
+
+
 class Connection:
     """State of one socket; ``ws`` is a Starlette ``WebSocket`` (or a test double)."""
 
@@ -227,6 +243,7 @@ class Connection:
                 async with asyncio.timeout(2.0):
                     await self.ws.close(code=code, reason=self.close_reason)
         self.stats.closes[self.close_code or CloseCode.NORMAL] += 1
+        count_close(self.close_code or CloseCode.NORMAL, self.close_reason or "")
         self._queue.clear()
         self.state = ConnState.CLOSED
 

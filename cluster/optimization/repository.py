@@ -8,6 +8,7 @@ second attempt at the same chunk (a retried task, a resumed driver) inserts noth
 
 from __future__ import annotations
 
+import logging
 import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from cluster import metrics
 from cluster.db import Database
 from cluster.optimization import copy_rows
 from cluster.optimization.tables import (
@@ -36,6 +38,8 @@ from domain.optimization import (
 )
 
 SORTS = ("score", "-score", "id")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -250,6 +254,8 @@ class OptimizationRepository:
             new = s.execute(
                 update(t).where(t.c.id == row.id).values(**values).returning(*t.c)
             ).one()
+        if target.is_terminal and JobStatus(row.status) is not target:
+            _count_finished(target)
         return _job(new)
 
     def done_chunks(self, job_id: str) -> set[int]:
@@ -338,3 +344,14 @@ class OptimizationRepository:
                 select(func.coalesce(func.sum(c.c.trials), 0)).where(c.c.job_id == _uuid(job_id))
             ).scalar_one()
         return int(total)
+
+
+def _count_finished(status: JobStatus) -> None:
+    """``elson_optimization_jobs_total{status}``: jobs that reached a terminal status
+    (the ``ElsonOptimizationJobsFailing`` alert counts ``failed``)."""
+    try:
+        metrics.counter(
+            "elson_optimization_jobs_total", "Optimization jobs finished, by status", ("status",)
+        ).inc(1, {"status": status.value})
+    except Exception:  # metrics never break a job
+        log.debug("job counter export failed", exc_info=True)

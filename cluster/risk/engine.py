@@ -27,8 +27,8 @@ from typing import Any
 
 from cluster.db import Database
 from cluster.eventlog import store as eventlog
+from cluster.risk import gauges, store
 from cluster.risk import protections as protection_rows
-from cluster.risk import store
 from cluster.risk.events import messages_for
 from cluster.risk.protections import ProtectionSettings
 from domain.breaker import Breaker, BreakerConfig, BreakerState, Transition
@@ -80,6 +80,7 @@ class RiskEngine:
             self.breakers: dict[str, Breaker] = {
                 name: self._breaker(name, rec) for name, rec in loaded.breakers.items()
             }
+        gauges.export(self.view(), list(self.breakers))
 
     def _breaker(self, name: str, record: dict[str, Any] | None = None) -> Breaker:
         if record is None:
@@ -381,6 +382,7 @@ class RiskEngine:
                 self.publish(self.wire())
             except Exception:  # replicas poll the version: a lost push only delays them
                 log.warning("risk snapshot push failed", exc_info=True)
+        gauges.export(self.view(), list(self.breakers))
 
     # -- loss protections (``cluster.risk.protections`` acts on them) -------------------
     def set_protections(

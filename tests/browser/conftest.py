@@ -66,7 +66,7 @@ def console_dist(console_modules: Path) -> Path:
     return CONSOLE / "dist"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def platform(settings: Settings, console_dist: Path) -> Iterator[Platform]:
     with own_database("browser") as url:
         s = settings.with_overrides(database_url=url, login_max_failures=10_000)
@@ -74,13 +74,16 @@ def platform(settings: Settings, console_dist: Path) -> Iterator[Platform]:
             yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
+    """Package-scoped, never session-scoped: Playwright's sync API keeps an event loop
+    running in the main thread until it stops, and every async test after it would fail
+    with "Runner.run() cannot be called from a running event loop"."""
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     assert Path(CHROMIUM).is_file(), "Debian chromium is missing: ./dev installs it"
     b = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
