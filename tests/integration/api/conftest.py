@@ -20,7 +20,11 @@ from tests.kit.users import ApiUser, signed_in
 def api_settings(settings: Settings) -> Settings:
     # Every test logs in from 127.0.0.1: keep the per-IP throttle out of the way here
     # (test_login_throttle.py runs its own app with a low limit).
-    return settings.with_overrides(login_max_failures=10_000, api_replicas=1, job_workers=0)
+    # billing_poll_s: the entitlement snapshot's background poll (1 s in production) would
+    # count in test_auth_steady_state's statements, which measure requests alone
+    return settings.with_overrides(
+        login_max_failures=10_000, api_replicas=1, job_workers=0, billing_poll_s=3600
+    )
 
 
 @pytest.fixture(scope="session")

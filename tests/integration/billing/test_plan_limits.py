@@ -53,10 +53,10 @@ def test_job_over_the_free_trial_limit_is_a_plan_limit_problem(
     assert (problem["plan"], problem["lifted_by"]) == ("free", "premium")
     _activate(client, quant, deliver, paypal[0])
     r = client.post("/v1/optimizations", json=_body(BIG), headers=quant.headers)
-    # past the plan now; this API process has no Ray to start the driver (503), which is
-    # after the plan check: the service-level test below shows the job accepted
-    assert r.status_code != 403, r.text
-    assert r.json()["type"] != "/problems/plan-limit"
+    # past the plan now: accepted, or, when this process has no Ray to start the driver,
+    # a 503 after the plan check (the service-level test below shows the job queued)
+    assert r.status_code in (201, 202, 503), r.text
+    assert r.json().get("type") != "/problems/plan-limit"
 
 
 @pytest.fixture
