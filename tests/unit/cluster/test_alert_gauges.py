@@ -4,10 +4,13 @@ reason with ``slow-consumer`` told apart, finished optimization jobs by status."
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import prometheus_client as pc
+import pytest
 
+from cluster import metrics
 from cluster.risk import gauges
 from domain.risk.gate import RiskBook
 from domain.risk.snapshot import RiskSnapshot
@@ -16,6 +19,15 @@ from serve.gateway_conn import count_close
 from serve.gateway_schemas import CloseCode
 
 NOW = datetime(2026, 12, 7, 15, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def local_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Read what was recorded from this process's prometheus registry, even when an
+    earlier test of the session started Ray (metrics then go to Ray's exporter)."""
+    monkeypatch.setattr(metrics, "_in_ray", lambda: False)
+    monkeypatch.setattr(metrics, "_made", {})
+    yield
 
 
 def _value(name: str, **labels: str) -> float:
