@@ -38,6 +38,16 @@ ACCOUNT_TYPES = ("individual", "joint", "ira", "custodial")
 ACCOUNT_STATUSES = ("active", "restricted", "closed")
 
 
+def ts_column(name: str, nullable: bool = True, default: bool = False) -> Column:  # type: ignore[type-arg]
+    """An aware-UTC timestamp column (``timestamptz``), ``now()`` by default if asked."""
+    return Column(
+        name,
+        DateTime(timezone=True),
+        nullable=nullable,
+        server_default=func.now() if default else None,
+    )
+
+
 def in_check(column: str, values: tuple[str, ...]) -> str:
     """A CHECK constraint's text: ``column`` holds one of ``values``."""
     return f"{column} IN ({', '.join(repr(v) for v in values)})"

@@ -20,7 +20,6 @@ from sqlalchemy import (
     ARRAY,
     CheckConstraint,
     Column,
-    DateTime,
     Double,
     ForeignKey,
     Index,
@@ -29,27 +28,18 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
-    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from cluster.tables import in_check as _in
 from cluster.tables import metadata
+from cluster.tables import ts_column as _ts
 from domain.optimization import JobStatus
 
 STATUSES = tuple(s.value for s in JobStatus)
 VIA = ("cli", "job", "api")
 APPEND_ONLY = ("optimization_chunks", "optimization_trials", "optimization_uploads")
-
-
-def _ts(name: str, nullable: bool = True, default: bool = False) -> Column:  # type: ignore[type-arg]
-    return Column(
-        name,
-        DateTime(timezone=True),
-        nullable=nullable,
-        server_default=func.now() if default else None,
-    )
 
 
 optimization_jobs = Table(

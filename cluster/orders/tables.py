@@ -35,6 +35,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from cluster.tables import in_check as _in
 from cluster.tables import metadata
+from cluster.tables import ts_column as _ts
 from domain.ledger import EntryKind
 from domain.orders import OrderEventKind, OrderStatus, OrderType, Side, TimeInForce
 
@@ -47,10 +48,6 @@ EVENT_KINDS = ("created", *(k.value for k in OrderEventKind))
 ENTRY_KINDS = tuple(k.value for k in EntryKind)
 OPEN_STATUSES = tuple(s.value for s in OrderStatus if s.is_open)
 USD_LEDGER_ACCOUNTS = ("cash", "fees", "trades", "funding")
-
-
-def _ts(name: str, nullable: bool = True) -> Column:  # type: ignore[type-arg]
-    return Column(name, DateTime(timezone=True), nullable=nullable)
 
 
 orders = Table(

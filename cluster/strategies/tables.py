@@ -38,15 +38,12 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from cluster.tables import in_check as _in
 from cluster.tables import metadata
+from cluster.tables import ts_column as _ts
 
 STATUSES = ("running", "stopped", "flagged")
 SAMPLE_KINDS = ("backtest", "walkforward_oos", "live")
 OUTCOMES = ("promoted", "refused")
 APPEND_ONLY = ("strategy_param_versions", "strategy_performance", "strategy_audit")
-
-
-def _ts(name: str, nullable: bool = False) -> Column:  # type: ignore[type-arg]
-    return Column(name, DateTime(timezone=True), nullable=nullable)
 
 
 strategy_instances = Table(
@@ -69,8 +66,8 @@ strategy_instances = Table(
     Column("current_version", Integer, nullable=False),
     Column("reoptimize_job_id", UUID(as_uuid=True), nullable=True),
     _ts("last_promoted_at", nullable=True),
-    _ts("created_at"),
-    _ts("updated_at"),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
     CheckConstraint(_in("status", STATUSES), name="status"),
     CheckConstraint("current_version >= 1", name="current_version"),
     CheckConstraint("cardinality(symbols) >= 1", name="symbols"),
@@ -134,7 +131,7 @@ strategy_performance = Table(
     Column("trades", Integer, nullable=True),
     Column("drawdown_pct", Double, nullable=True),
     Column("job_id", UUID(as_uuid=True), nullable=True),
-    _ts("at"),
+    _ts("at", nullable=False),
     CheckConstraint(_in("kind", SAMPLE_KINDS), name="kind"),
     Index("ix_strategy_performance_instance_id_id", "instance_id", "id"),
 )
@@ -144,7 +141,7 @@ strategy_audit = Table(
     metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
     Column("instance_id", UUID(as_uuid=True), nullable=False),
-    _ts("at"),
+    _ts("at", nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("by", Text, nullable=False),
     Column("action", Text, nullable=False),
@@ -154,18 +151,5 @@ strategy_audit = Table(
     Index("ix_strategy_audit_instance_id_id", "instance_id", "id"),
 )
 
-#: the SQL side of the gap-free history: a version is the previous + 1 of its instance
-NEXT_VERSION_FUNCTION = """
-CREATE OR REPLACE FUNCTION elson_strategy_version_next() RETURNS trigger AS $$
-DECLARE last integer;
-BEGIN
-  SELECT max(version) INTO last FROM strategy_param_versions
-   WHERE instance_id = NEW.instance_id;
-  IF NEW.version <> coalesce(last, 0) + 1 THEN
-    RAISE EXCEPTION 'strategy version % of % is not % + 1', NEW.version, NEW.instance_id,
-      coalesce(last, 0) USING ERRCODE = 'check_violation';
-  END IF;
-  RETURN NEW;
-END;
-$$ LANGUAGE plpgsql;
-"""
+#: The SQL side of the gap-free history (a version is the previous + 1 of its instance)
+#: is the ``elson_strategy_version_next`` trigger of migration ``0007_strategies``.
