@@ -80,7 +80,13 @@ async def test_runner_actor_killed_then_resumes_on_current_version_without_dupli
     make_desk: Any, paper_settings: Settings, replay_file: Path
 ) -> None:
     desk = await make_desk()
-    s = paper_settings.with_overrides(clock_start=WEDNESDAY, clock_anchor=None)
+    # its own key prefix: the session platform's feed shards write AAPL's quote to the
+    # shared feed cache, which would overwrite the quotes this test writes for its bars
+    s = paper_settings.with_overrides(
+        clock_start=WEDNESDAY,
+        clock_anchor=None,
+        redis_key_prefix=f"{paper_settings.redis_key_prefix}runner-{uuid.uuid4().hex[:8]}:",
+    )
     redis = ResilientRedis.from_settings(s)
     owner = _owner(desk)
     suffix = uuid.uuid4().hex[:8]
