@@ -10,7 +10,9 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import (
@@ -66,10 +68,18 @@ def console_dist(console_modules: Path) -> Path:
     return CONSOLE / "dist"
 
 
+#: the platform's (shifted) clock starts before the open on a trading day, whatever the
+#: real hour: ``opg`` and ``cls`` orders are both accepted then (the order windows close
+#: at 09:28 and 15:50 New York), and the browser tests take far less than the 58 minutes until 09:28
+BROWSER_CLOCK_START = datetime(2026, 12, 8, 8, 30, tzinfo=ZoneInfo("America/New_York"))
+
+
 @pytest.fixture(scope="package")
 def platform(settings: Settings, console_dist: Path) -> Iterator[Platform]:
     with own_database("browser") as url:
-        s = settings.with_overrides(database_url=url, login_max_failures=10_000)
+        s = settings.with_overrides(
+            database_url=url, login_max_failures=10_000, clock_start=BROWSER_CLOCK_START
+        )
         with running_platform(s) as running:
             yield running
 

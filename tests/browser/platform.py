@@ -17,7 +17,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -72,7 +71,7 @@ class Platform:
         """A real quote wire to the gateway's feed and to the feed cache (where the order
         service finds the ask of a market order), as a feed shard does."""
         self.feed._seq[symbol] += 1
-        now = datetime.now(UTC)
+        now = self.services.clock.now()  # the platform's clock, as a feed shard's
         wire = Quote(
             symbol,
             Decimal(bid),

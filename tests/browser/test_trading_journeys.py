@@ -17,14 +17,16 @@ from tests.browser.journeys import api_user, log_in, notice
 from tests.browser.platform import Platform
 
 #: every type with a time in force the server accepts for it, together covering every
-#: time in force but ``opg`` (refused from 09:28 to 19:00 New York: it depends on the hour)
+#: time in force (``opg`` and ``cls`` on the platform's clock, before the open)
 TICKETS = [
     ("limit", "day", {"limit_price": "100"}),
     ("limit", "gtc", {"limit_price": "100"}),
     ("limit", "ioc", {"limit_price": "100"}),
     ("limit", "fok", {"limit_price": "100"}),
     ("limit", "cls", {"limit_price": "100"}),
+    ("limit", "opg", {"limit_price": "100"}),
     ("market", "day", {}),
+    ("market", "opg", {}),
     ("stop", "gtc", {"stop_price": "120"}),
     ("stop_limit", "day", {"limit_price": "121", "stop_price": "120"}),
     ("trailing_stop", "day", {"trail_percent": "2"}),
