@@ -11,8 +11,9 @@ The same code runs under ``elson optimize``, ``python -m jobs.optimize`` (what
    retried task is ignored) on a writer thread (``ChunkWriter``), so the loop keeps
    collecting and submitting meanwhile; publish progress on the owner's ``jobs`` stream.
    Every write is waited for before the job ends or the driver returns.
-5. Poll the job's status: on ``cancelling`` stop submitting, ``ray.cancel`` the tasks in
-   flight, and end ``cancelled``. When every chunk is in, end ``succeeded``.
+5. Poll the job's status: on ``cancelling`` stop submitting, abandon the tasks in flight
+   (``_abandon``: they finish their chunk, nothing is stored), and end ``cancelled``.
+   When every chunk is in, end ``succeeded``.
 """
 
 from __future__ import annotations
@@ -139,8 +140,7 @@ class JobDriver:
                     status = self.repo.status(job.id)
                     next_poll = time.monotonic() + self.options.status_every_s
                 if status is JobStatus.CANCELLING:
-                    for ref in in_flight:
-                        ray.cancel(ref, force=True)
+                    _abandon(in_flight)
                     if bayes is not None:
                         for index in in_flight.values():
                             bayes.forget(index)
@@ -165,8 +165,7 @@ class JobDriver:
                     if result.node:
                         report.nodes.add(result.node)
                     if stop_after is not None and report.chunks_run >= stop_after:
-                        for other in in_flight:
-                            ray.cancel(other, force=True)
+                        _abandon(in_flight)
                         self._written(job, report, writer.flush())
                         report.status = self.repo.status(job.id)
                         return
@@ -238,3 +237,15 @@ class JobDriver:
                 self._publish(f"jobs:{fresh.owner_user_id}", kind, data)
         except Exception:  # progress reporting must never stop the job
             log.warning("progress event for %s failed", job.id, exc_info=True)
+
+
+def _abandon(in_flight: dict[Any, int]) -> None:
+    """Drop the tasks in flight without ``ray.cancel``: a cancel that races the task's
+    completion aborts the *submitting* process in Ray 2.60 (``Check failed: it !=
+    submissible_tasks_.end() Tried to complete task that was not pending``; the same race
+    as ray-project/ray#54798), and the submitter is this driver: ``elson optimize``, the
+    API's detached driver actor, or a test's own process. So a stopped job's last chunks
+    (at most ``in_flight_per_cpu`` per CPU, each one chunk of backtests) run to their end
+    on their workers and their results, never fetched, are freed with the references. The
+    job is ``cancelled`` at once; resuming it runs those chunks again (none was stored)."""
+    in_flight.clear()
