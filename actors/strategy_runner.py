@@ -13,8 +13,9 @@ last bar each symbol traded (from the instance's stored orders), the recent bars
 feed shards for the indicators, and the version in force from the adaptive-parameter actor
 at each bar. A bar the feed hands again is never traded twice (``StrategyRunner``).
 
-Bars arrive from the feed (``FeedBarSource``: the shards' long-poll batches, type ``bar``)
-or are pushed with ``on_bars`` (a replay in tests, or a caller that has the bars).
+Bars arrive from the feed (``cluster.strategies.bar_source.FeedBarSource``: the shards'
+closed bars in order, each once, caught up after a feed gap) or are pushed with
+``on_bars`` (a replay in tests, or a caller that has the bars).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import ray
@@ -30,56 +30,19 @@ import ray
 from actors.bootstrap import platform_actor
 from cluster import names
 from cluster.marketdata.latest import quote_lookup_for
-from cluster.marketdata.sharding import shard_of
 from cluster.risk.view import risk_view_for
 from cluster.runtime import Runtime
 from cluster.settings import Settings
+from cluster.strategies.bar_source import FeedBarSource
 from cluster.strategies.runner import RunnerConfig, Step, StrategyRunner
 from cluster.strategies.runner_versions import ActorVersions
 from domain.strategy.runner_ports import VersionSource
 
 log = logging.getLogger(__name__)
 
-Deliver = Callable[[list[dict[str, Any]]], Awaitable[Any]]
-
 
 def runner_name(instance_id: str) -> str:
     return f"elson.strategy_runner.{instance_id}"
-
-
-class FeedBarSource:
-    """Closed bars of the runner's symbols from the feed shards (``FeedClient``)."""
-
-    def __init__(self, namespace: str, shards: int, consumer_id: str) -> None:
-        from cluster.marketdata.client import FeedClient
-
-        self.namespace, self.shards = namespace, shards
-        self.client = FeedClient(namespace, shards, consumer_id=consumer_id)
-
-    async def history(self, symbols: Iterable[str], limit: int) -> list[dict[str, Any]]:
-        """The shards' recent closed bars (indicators after a restart), oldest first."""
-        out: list[dict[str, Any]] = []
-        for symbol in symbols:
-            handle: Any = names.get_actor(
-                names.feed_shard(shard_of(symbol, self.shards)), self.namespace
-            )
-            if handle is None:  # no shard (yet): the history grows from the live bars
-                continue
-            try:
-                out.extend(await asyncio.wait_for(handle.bars.remote(symbol, limit), 10))
-            except Exception:
-                log.warning("runner: no bar history for %s", symbol, exc_info=True)
-        return out
-
-    async def run(self, symbols: Iterable[str], deliver: Deliver) -> None:
-        await self.client.subscribe(sorted(symbols))
-        async for batch in self.client.batches():
-            bars = [e for e in batch.events if e.get("type") == "bar"]
-            if bars:
-                await deliver(bars)
-
-    async def close(self) -> None:
-        await self.client.close()
 
 
 def _step_wire(step: Step) -> dict[str, Any]:

@@ -54,8 +54,19 @@ N_STATS = 29
 
 
 @njit_inline
-def _action(kind, i, pos, close, ind_a, ind_b, r0, r1, f0, f1):  # type: ignore[no-untyped-def]
-    """What the strategy orders on bar ``i``'s close, given the position ``pos`` (sign)."""
+def bar_action(kind, i, pos, close, ind_a, ind_b, r0, r1, f0, f1):  # type: ignore[no-untyped-def]
+    """What the strategy orders on bar ``i``'s close, given the position ``pos`` (sign).
+
+    Public on purpose: this is the one implementation of every strategy's rule. ``simulate``
+    calls it on each bar (inlined by numba) and the live runner calls it on each closed bar
+    (``domain.strategy.signals.decide``), so a backtest and a live instance cannot drift
+    apart. Arguments are the kernel's own: ``kind`` (``SMA_CROSS``...), the bar index ``i``
+    (at least 1: crossovers read bar ``i - 1``), the position sign ``pos`` (-1, 0, 1), the
+    closes, the indicator matrices ``ind_a``/``ind_b`` with the parameter set's rows
+    ``r0``/``r1`` and float parameters ``f0``/``f1`` (as ``strategies.prepare`` lays them
+    out). Returns ``NONE``, ``GO_LONG``, ``GO_SHORT`` or ``CLOSE``; the order fills at the
+    next bar's open, which is the caller's business.
+    """
     if kind == SMA_CROSS:
         a0 = ind_a[r0, i - 1]
         a1 = ind_a[r0, i]
@@ -168,7 +179,7 @@ def simulate(  # type: ignore[no-untyped-def]
                 eq[k] = 0.0
             break
         pos = 1 if size > 0 else (-1 if size < 0 else 0)
-        pending = _action(kind, i, pos, close, ind_a, ind_b, r0, r1, f0, f1)
+        pending = bar_action(kind, i, pos, close, ind_a, ind_b, r0, r1, f0, f1)
     return ntr
 
 

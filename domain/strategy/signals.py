@@ -2,7 +2,7 @@
 
 One implementation of each strategy, not two: :func:`decide` prepares the indicators with
 ``domain.backtest.strategies.prepare`` (the same pandas arithmetic, the same warm-up bar)
-and asks the kernel's per-bar rule, ``kernel._action``, the function ``kernel.simulate``
+and asks the kernel's per-bar rule, ``kernel.bar_action``, the function ``kernel.simulate``
 calls on every bar. The runner therefore decides, on the close of bar ``t``, exactly what a
 backtest over the same bars decides on bar ``t`` given the same position sign.
 
@@ -68,7 +68,7 @@ def decide(bars: Bars, strategy: str, params: Mapping[str, float | int], positio
         return Decision.HOLD
     sign = 1 if position > 0 else (-1 if position < 0 else 0)
     with np.errstate(all="ignore"):
-        action = kernel._action(  # the kernel's per-bar rule, shared on purpose
+        action = kernel.bar_action(  # the kernel's per-bar rule, shared on purpose
             prep.kind,
             i,
             sign,
