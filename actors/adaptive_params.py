@@ -69,9 +69,14 @@ class AdaptiveParamsActor(StrategyHost):
         return {"incarnation": self.incarnation, "instances": len(self.book.instances)}
 
     async def set_status(
-        self, instance_id: str, status: str, by: str, owner_user_id: str | None = None
+        self,
+        instance_id: str,
+        status: str,
+        by: str,
+        owner_user_id: str | None = None,
+        quota: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        wire = await super().set_status(instance_id, status, by, owner_user_id)
+        wire = await super().set_status(instance_id, status, by, owner_user_id, quota)
         if self.runners:
             await self._follow(wire)
         return wire

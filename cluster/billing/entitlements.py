@@ -13,18 +13,12 @@ import logging
 import threading
 from collections.abc import Mapping
 
-from cluster import metrics
 from cluster.billing import repository as repo
+from cluster.billing.admission import refusals
 from cluster.db import Database
-from domain.billing.plans import FREE, Entitlements, check
+from domain.billing.plans import FREE, Entitlements, Quota
 
 log = logging.getLogger(__name__)
-
-
-def _refusals() -> metrics._Metric:
-    return metrics.counter(
-        "elson_billing_plan_limit_total", "Requests refused by a plan limit", ("limit",)
-    )
 
 
 class EntitlementService:
@@ -57,10 +51,15 @@ class EntitlementService:
         """Raise ``PlanLimit`` when ``wanted`` (the amount after the action: running jobs
         + 1, the job's trials, strategies + 1, symbols after subscribing) is over the
         user's plan."""
-        refusal = check(self.plans, self.plan_of(user_id), limit, wanted)
+        refusal = Quota.of(self.plans, self.plan_of(user_id), limit).refusal(wanted)
         if refusal is not None:
-            _refusals().inc(1, {"limit": limit})
+            refusals().inc(1, {"limit": limit})
             raise refusal
+
+    def quota(self, user_id: str, limit: str) -> Quota:
+        """The user's ``limit`` as plain data, for a limit that counts rows: it is checked
+        in the transaction that adds the row (``cluster.billing.admission``)."""
+        return Quota.of(self.plans, self.plan_of(user_id), limit)
 
     # -- background ----------------------------------------------------------------------
     def start(self) -> EntitlementService:

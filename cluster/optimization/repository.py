@@ -18,8 +18,10 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
 
 from cluster import metrics
+from cluster.billing import admission
 from cluster.db import Database
 from cluster.optimization import copy_rows
 from cluster.optimization.tables import (
@@ -27,6 +29,7 @@ from cluster.optimization.tables import (
     optimization_jobs,
     optimization_trials,
 )
+from domain.billing.plans import Quota
 from domain.errors import NotFound, ValidationFailed
 from domain.optimization import (
     JobEvent,
@@ -184,14 +187,24 @@ class OptimizationRepository:
         chunk_size: int,
         n_bars: int,
         job_id: str | None = None,
+        quota: Quota | None = None,
     ) -> JobRecord:
+        """Store the job ``queued``. With a ``quota`` (the owner's ``max_concurrent_jobs``)
+        the owner's live jobs are counted and admitted in this same transaction, under the
+        owner's lock (``cluster.billing.admission``): concurrent submits of one owner
+        serialize, so they cannot both see room for one more; a refusal (``PlanLimit``)
+        rolls the transaction back and nothing is written."""
         jid = uuid.UUID(job_id) if job_id else uuid.uuid4()
+        owner = None if owner_user_id is None else uuid.UUID(owner_user_id)
         with self.db.session() as s:
+            if quota is not None and owner is not None:
+                admission.lock_owner(s, admission.JOBS, str(owner))
+                admission.admit(quota, self._live(s, owner) + 1)
             row = s.execute(
                 insert(optimization_jobs)
                 .values(
                     id=jid,
-                    owner_user_id=None if owner_user_id is None else uuid.UUID(owner_user_id),
+                    owner_user_id=owner,
                     strategy=request.strategy,
                     objective=request.objective,
                     request=request.as_dict(),
@@ -205,6 +218,14 @@ class OptimizationRepository:
                 .returning(*optimization_jobs.c)
             ).one()
         return _job(row)
+
+    @staticmethod
+    def _live(s: Session, owner: uuid.UUID) -> int:
+        """The owner's jobs that are not finished (queued, running, cancelling...)."""
+        t = optimization_jobs
+        live = [st.value for st in JobStatus if not st.is_terminal]
+        q = select(func.count()).select_from(t).where(t.c.owner_user_id == owner)
+        return int(s.execute(q.where(t.c.status.in_(live))).scalar_one())
 
     def get(self, job_id: str, *, owner_user_id: str | None = None) -> JobRecord:
         """The job; another owner's job is ``NotFound`` (ids cannot be probed)."""

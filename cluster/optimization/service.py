@@ -16,10 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cluster.billing import admission
 from cluster.db import Database
 from cluster.optimization.data import load_bars
 from cluster.optimization.repository import JobRecord, OptimizationRepository, Trial
 from cluster.optimization.uploads import UploadStore
+from domain.billing.plans import Quota
 from domain.errors import Conflict, NotFound, ValidationFailed
 from domain.optimization import JobEvent, JobStatus, OptimizationRequest, Progress
 from domain.optimization_plan import best_first, plan
@@ -64,16 +66,19 @@ class OptimizationService:
             self.uploads.content(str(request.data.upload_id), owner_user_id)  # NotFound
         bars = load_bars(request.data, uploads=self.uploads)
         work = plan(request, len(bars), max_grid=self.max_grid, cpus=self._cpus())
-        self._check_plan(owner_user_id, work.total_trials)
-        job = self.repo.create(
-            request,
-            owner_user_id=owner_user_id,
-            via=via,
-            total_chunks=work.total_chunks,
-            total_trials=work.total_trials,
-            chunk_size=work.chunk_size,
-            n_bars=len(bars),
-        )
+        # a refusal (the job's size here, the running jobs in ``create``) is audited
+        with admission.audited(self.repo.db, actor=owner_user_id or via, subject=owner_user_id):
+            quota = self._check_plan(owner_user_id, work.total_trials)
+            job = self.repo.create(
+                request,
+                owner_user_id=owner_user_id,
+                via=via,
+                total_chunks=work.total_chunks,
+                total_trials=work.total_trials,
+                chunk_size=work.chunk_size,
+                n_bars=len(bars),
+                quota=quota,
+            )
         if self._launch is not None:
             try:
                 self._launch(job.id, 0)
@@ -82,27 +87,16 @@ class OptimizationService:
                 raise
         return job
 
-    def _check_plan(self, owner_user_id: str | None, trials: int) -> None:
+    def _check_plan(self, owner_user_id: str | None, trials: int) -> Quota | None:
         """The owner's plan limits (``PlanLimit``: 403 ``plan-limit``); CLI and batch jobs
-        have no owner and no plan."""
+        have no owner and no plan. The job's own size is checked here; the returned
+        ``max_concurrent_jobs`` counts rows, so the repository checks it in the inserting
+        transaction (``OptimizationRepository.create``)."""
         if self._entitlements is None or owner_user_id is None:
-            return
+            return None
         self._entitlements.check(owner_user_id, "max_trials_per_job", trials)
-        import uuid
-
-        from sqlalchemy import func, select
-
-        from cluster.optimization.tables import optimization_jobs as jobs
-
-        live = [st.value for st in JobStatus if not st.is_terminal]
-        owner = uuid.UUID(owner_user_id)
-        with self.repo.db.session() as s:
-            running = s.execute(
-                select(func.count())
-                .select_from(jobs)
-                .where(jobs.c.owner_user_id == owner, jobs.c.status.in_(live))
-            ).scalar_one()
-        self._entitlements.check(owner_user_id, "max_concurrent_jobs", int(running) + 1)
+        quota: Quota = self._entitlements.quota(owner_user_id, "max_concurrent_jobs")
+        return quota
 
     def _check_path(self, path: str | None) -> None:
         """API requests may name files only inside the configured data folders."""

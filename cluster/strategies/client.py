@@ -60,16 +60,17 @@ class StrategyAdmin:
             raise
 
     async def start(self, instance_id: str, by: str, owner_user_id: str | None) -> dict[str, Any]:
-        """Set the instance running; a start beyond the owner's plan (live instances,
-        ``max_strategies``) raises ``PlanLimit`` before anything changes."""
+        """Set the instance running; a start beyond the owner's plan (trading instances,
+        ``max_strategies``) raises ``PlanLimit`` and changes nothing. The engine counts
+        and admits in the transaction that starts the instance (``Promotions.set_status``);
+        the plan's value travels with the call as plain data (``Quota``)."""
+        quota = None
         if self.entitlements is not None:
             wire = await self.call("instance", instance_id, owner_user_id)
             owner = str(wire["owner_user_id"])
-            live = [i for i in await self.call("instances", owner) if i.get("trading")]
-            if not any(str(i["id"]) == instance_id for i in live):
-                self.entitlements.check(owner, "max_strategies", len(live) + 1)
+            quota = self.entitlements.quota(owner, "max_strategies").to_wire()
         result: dict[str, Any] = await self.call(
-            "set_status", instance_id, "running", by, owner_user_id
+            "set_status", instance_id, "running", by, owner_user_id, quota
         )
         return result
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from cluster.strategies.engine import StrategyBook
+from domain.billing.plans import Quota
 from domain.strategy.config import InstanceStatus
 
 
@@ -91,10 +92,23 @@ class StrategyHost:
         return v.to_wire()  # type: ignore[no-any-return]
 
     async def set_status(
-        self, instance_id: str, status: str, by: str, owner_user_id: str | None = None
+        self,
+        instance_id: str,
+        status: str,
+        by: str,
+        owner_user_id: str | None = None,
+        quota: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """``quota``: the owner's ``max_strategies`` (``Quota.to_wire``), checked by the
+        engine in the transaction that starts the instance."""
         self._owned(instance_id, owner_user_id)
-        inst = await self._run(self.book.set_status, instance_id, InstanceStatus(status), by=by)
+        inst = await self._run(
+            self.book.set_status,
+            instance_id,
+            InstanceStatus(status),
+            by=by,
+            quota=None if quota is None else Quota.from_wire(quota),
+        )
         return await self.instance(inst.id)
 
     async def record_sample(

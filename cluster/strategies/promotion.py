@@ -13,10 +13,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from cluster.billing import admission
 from cluster.strategies import store
 from cluster.strategies.jobs import reoptimize_request
 from cluster.strategies.state import BookState, maximize_of
 from domain.backtest import OBJECTIVES, get_strategy
+from domain.billing.plans import Quota
 from domain.errors import Conflict, NotFound, ValidationFailed
 from domain.strategy.config import (
     DriftConfig,
@@ -100,8 +102,17 @@ class Promotions(BookState):
             self.live[inst.id] = []
         return inst
 
-    def set_status(self, instance_id: str, status: InstanceStatus, *, by: str) -> Instance:
-        """``running`` (start) or ``stopped`` (stop); a flagged instance starts as flagged."""
+    def set_status(
+        self, instance_id: str, status: InstanceStatus, *, by: str, quota: Quota | None = None
+    ) -> Instance:
+        """``running`` (start) or ``stopped`` (stop); a flagged instance starts as flagged.
+
+        A start with a ``quota`` (the owner's ``max_strategies``) counts the owner's other
+        trading instances in the transaction that sets this one running, under the owner's
+        lock (``cluster.billing.admission``): the instance locks here are per instance, so
+        two starts of one owner's instances (or two engines during a restart) would
+        otherwise both see room for one more. A refusal rolls back, is audited, and raises
+        ``PlanLimit``."""
         with self._lock(instance_id):
             inst = self.get(instance_id)
             if status is InstanceStatus.FLAGGED:
@@ -112,10 +123,16 @@ class Promotions(BookState):
                 return inst
             now = self.clock.now()
             changes: dict[str, Any] = {"status": status.value, "updated_at": now}
-            with self.db.session() as s:
-                self._sync(s, inst.id)
-                store.update_instance(s, inst.id, **changes)
-                self._audit(s, inst, "status", by, now, detail={"from": inst.status, "to": status})
+            with admission.audited(self.db, actor=by, subject=inst.owner_user_id):
+                with self.db.session() as s:
+                    if quota is not None and status.trading:
+                        admission.lock_owner(s, admission.STRATEGIES, inst.owner_user_id)
+                        others = store.count_trading(s, inst.owner_user_id, but=inst.id)
+                        admission.admit(quota, others + 1)
+                    self._sync(s, inst.id)
+                    store.update_instance(s, inst.id, **changes)
+                    detail = {"from": inst.status, "to": status}
+                    self._audit(s, inst, "status", by, now, detail=detail)
             self._committed(inst, None, changes)
             return self.instances[inst.id]
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from cluster.strategies.tables import (
@@ -101,6 +101,14 @@ def live_scores(s: Session, instance_id: str, version: int, limit: int) -> list[
         .limit(limit)
     ).all()
     return [r.score for r in reversed(rows)]
+
+
+def count_trading(s: Session, owner_user_id: str, *, but: str) -> int:
+    """The owner's instances that trade (any status but ``stopped``), ``but`` one."""
+    trading = [st.value for st in InstanceStatus if st.trading]
+    q = select(func.count()).select_from(strategy_instances)
+    q = q.where(I.owner_user_id == _uuid(owner_user_id), I.id != _uuid(but))
+    return int(s.execute(q.where(I.status.in_(trading))).scalar_one())
 
 
 def insert_instance(s: Session, inst: Instance) -> None:

@@ -92,8 +92,56 @@ class PlanLimit(DomainError):
 
 def lifting_plan(plans: Mapping[str, Entitlements], limit: str, wanted: int) -> str | None:
     """The plan with the smallest sufficient value of ``limit`` (ties: by name)."""
-    fits = [(e.limit(limit), name) for name, e in plans.items() if e.limit(limit) >= wanted]
+    return _cheapest({name: e.limit(limit) for name, e in plans.items()}, wanted)
+
+
+def _cheapest(values: Mapping[str, int], wanted: int) -> str | None:
+    fits = [(value, name) for name, value in values.items() if value >= wanted]
     return min(fits)[1] if fits else None
+
+
+@dataclass(frozen=True)
+class Quota:
+    """One limit of one user's plan, as plain data.
+
+    A limit that counts rows (live jobs, trading strategy instances) must be checked
+    where the rows are counted, inside the transaction that adds one, and that may be in
+    another process (the strategy engine's actor). The quota carries what the refusal
+    needs: the user's plan and every plan's value of the limit, so ``refusal`` builds the
+    very ``PlanLimit`` that ``check`` builds (``check`` is written with it).
+    """
+
+    limit: str
+    plan: str
+    allowed: int
+    #: every configured plan's value of this limit (to name the plan that lifts it)
+    ladder: tuple[tuple[str, int], ...]
+
+    @classmethod
+    def of(cls, plans: Mapping[str, Entitlements], plan: str, limit: str) -> Quota:
+        allowed = plans.get(plan, plans[FREE]).limit(limit)
+        ladder = tuple(sorted((name, e.limit(limit)) for name, e in plans.items()))
+        return cls(limit, plan, allowed, ladder)
+
+    def refusal(self, wanted: int) -> PlanLimit | None:
+        """``wanted`` is the amount after the action; None when the plan allows it."""
+        if wanted <= self.allowed:
+            return None
+        lifts = _cheapest(dict(self.ladder), wanted)
+        return PlanLimit(self.limit, self.allowed, wanted, self.plan, lifts)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "limit": self.limit,
+            "plan": self.plan,
+            "allowed": self.allowed,
+            "ladder": dict(self.ladder),
+        }
+
+    @classmethod
+    def from_wire(cls, raw: Mapping[str, Any]) -> Quota:
+        ladder = tuple(sorted((str(k), int(v)) for k, v in dict(raw["ladder"]).items()))
+        return cls(str(raw["limit"]), str(raw["plan"]), int(raw["allowed"]), ladder)
 
 
 def check(
@@ -101,8 +149,4 @@ def check(
 ) -> PlanLimit | None:
     """``wanted`` is the amount after the action (running jobs + 1, trials of the job,
     symbols after subscribing). Returns the refusal, or None when allowed."""
-    entitlements = plans.get(plan, plans[FREE])
-    allowed = entitlements.limit(limit)
-    if wanted <= allowed:
-        return None
-    return PlanLimit(limit, allowed, wanted, plan, lifting_plan(plans, limit, wanted))
+    return Quota.of(plans, plan, limit).refusal(wanted)

@@ -10,6 +10,7 @@ from domain.billing.plans import (
     LIMITS,
     PREMIUM,
     Entitlements,
+    Quota,
     check,
     lifting_plan,
     plans_from_wire,
@@ -75,3 +76,18 @@ def test_bad_plan_configuration_is_refused(raw: dict[str, dict[str, int]]) -> No
 def test_unknown_limit_name_is_refused() -> None:
     with pytest.raises(ValidationFailed):
         Entitlements(1, 1, 1, 1).limit("max_everything")
+
+
+def test_a_quota_sent_as_plain_data_refuses_exactly_as_check_does() -> None:
+    """The strategy engine checks ``max_strategies`` in another process: the quota that
+    crosses must build the same problem (limit, allowed, plan and the plan that lifts it)."""
+    plans = plans_from_wire({"pro": {"max_strategies": 5}, "premium": {"max_strategies": 9}})
+    for plan in (FREE, "pro", PREMIUM, "gone"):
+        quota = Quota.from_wire(Quota.of(plans, plan, "max_strategies").to_wire())
+        for wanted in range(12):
+            mine, theirs = quota.refusal(wanted), check(plans, plan, "max_strategies", wanted)
+            assert (mine is None) == (theirs is None)
+            if mine is not None and theirs is not None:
+                assert (mine.problem_extra, str(mine)) == (theirs.problem_extra, str(theirs))
+    refusal = Quota.of(plans, FREE, "max_strategies").refusal(6)
+    assert refusal is not None and refusal.lifted_by == PREMIUM
