@@ -37,3 +37,9 @@ def log_in(console: Console, email: str, password: str = PASSWORD) -> Page:
 
 def notice(page: Page, text: str) -> None:
     expect(page.locator("#notices .notice", has_text=text).first).to_be_visible()
+
+
+def wait_for_jobs_subscription(page: Page) -> None:
+    page.wait_for_function(
+        "[...window.elson.gateway.seqs.keys()].some((s) => s.startsWith('jobs:'))"
+    )

@@ -8,7 +8,7 @@ from typing import Any
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Console
-from tests.browser.journeys import api_user, log_in, notice
+from tests.browser.journeys import api_user, log_in, notice, wait_for_jobs_subscription
 from tests.browser.platform import Platform
 
 
@@ -55,12 +55,6 @@ def test_jobs_when_quant_then_offered_and_listed_when_user_then_not(
     page.locator("section tbody button", has_text="Results").click()
     expect(page.locator("h2", has_text="Results")).to_be_visible()
     console.shots("jobs")
-
-
-def wait_for_jobs_subscription(page: Page) -> None:
-    page.wait_for_function(
-        "[...window.elson.gateway.seqs.keys()].some((s) => s.startsWith('jobs:'))"
-    )
 
 
 def _job_of(platform: Platform, page: Page) -> Any:

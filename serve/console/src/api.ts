@@ -85,6 +85,7 @@ export async function request<T>(method: string, path: string, body?: unknown, r
   if (!res.ok) throw await toProblem(res);
   if (res.status === 204) return undefined as T;
   const kind = res.headers.get("content-type") ?? "";
+  if (kind.startsWith("image/")) return (await res.blob()) as T; // a heatmap PNG
   return (kind.includes("json") ? await res.json() : await res.text()) as T;
 }
 
