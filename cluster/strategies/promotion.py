@@ -256,6 +256,7 @@ class Promotions(BookState):
                     "proposal_id": proposal_id,
                     "outcome": outcome,
                     "source": source,
+                    "job_id": job_id,
                     "params": params,
                     "version": number,
                     "verdicts": [v.to_wire() for v in verdicts],

@@ -215,6 +215,7 @@ class DecisionPublic(PublicModel):
     proposal_id: int
     outcome: Literal["promoted", "refused"] | None
     source: str
+    job_id: str | None = None
     params: dict[str, Any]
     version: int | None
     verdicts: list[VerdictPublic]

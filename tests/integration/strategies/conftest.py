@@ -101,7 +101,22 @@ def finished_job(
         }
     )
     job = service.submit(request, owner_user_id=owner, via="job")
-    service.repo.apply(job.id, JobEvent.START)
+    complete_job(service, job.id, params, oos=oos, in_sample=in_sample, trades=trades)
+    return job.id
+
+
+def complete_job(
+    service: OptimizationService,
+    job_id: str,
+    params: dict[str, Any],
+    *,
+    oos: float | None,
+    in_sample: float | None,
+    trades: int,
+) -> None:
+    """Finish a queued walk-forward job as its driver would: started, one window whose
+    chosen ``params`` scored ``oos`` out of sample, succeeded."""
+    service.repo.apply(job_id, JobEvent.START)
     trial = Trial(
         chunk_index=0,
         position=0,
@@ -112,9 +127,8 @@ def finished_job(
         in_sample_stats={"trades": trades},
         in_sample_score=in_sample,
     )
-    service.repo.persist_chunk(job.id, ChunkResult.of(job.id, 0, [trial], 1.0))
-    service.repo.apply(job.id, JobEvent.COMPLETE)
-    return job.id
+    service.repo.persist_chunk(job_id, ChunkResult.of(job_id, 0, [trial], 1.0))
+    service.repo.apply(job_id, JobEvent.COMPLETE)
 
 
 def audit_actions(db: Database, instance_id: str) -> list[tuple[str, Any]]:

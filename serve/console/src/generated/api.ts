@@ -1983,6 +1983,8 @@ export interface components {
             failed: string[];
             /** Instance Id */
             instance_id: string;
+            /** Job Id */
+            job_id: string | null;
             /** Outcome */
             outcome: ("promoted" | "refused") | null;
             /** Params */
