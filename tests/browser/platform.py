@@ -100,6 +100,7 @@ class Platform:
             feed_factory=lambda: feed,
             closers=[aredis.close],
             record=RecordReader(self.services.db),
+            entitlements=self.services.entitlements,  # plan limits, as serve.gateway wires them
         )
 
     def start(self) -> None:

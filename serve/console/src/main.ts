@@ -2,7 +2,7 @@
 import { api, session } from "./api";
 import { bus } from "./bus";
 import { report } from "./notify";
-import { gateway } from "./socket";
+import { backoff, gateway } from "./socket";
 import { accountView } from "./views/account";
 import { loginView, logout, registerView, sessionsView } from "./views/auth";
 import { jobsView } from "./views/jobs";
@@ -80,5 +80,5 @@ session.onChange(() => {
 });
 window.addEventListener("hashchange", () => void route());
 void route();
-// for the browser tests: the socket's reconnect count and the handler table's keys
-Object.assign(window, { elson: { gateway } });
+// for the browser tests: the socket (reconnect count, waits) and its backoff rule
+Object.assign(window, { elson: { gateway, backoff } });

@@ -21,7 +21,7 @@ export function report(err: unknown): void {
     notice("dependency-unavailable", `Network error: ${String(err)}`);
     return;
   }
-  switch (err.kind) {
+  switch (riskCode(err) ? "risk-denied" : err.kind) {
     case "validation":
       notice("validation", `Check the form: ${err.errors.map((e) => `${e.field}: ${e.message}`).join("; ") || err.detail}`);
       break;
@@ -29,7 +29,7 @@ export function report(err: unknown): void {
       sessionExpired();
       break;
     case "risk-denied":
-      notice("risk-denied", `Risk denied (${String(err.body.code ?? err.body.reason ?? "")}): ${err.detail}`);
+      notice("risk-denied", `Risk denied (${riskCode(err) ?? String(err.body.reason ?? "")}): ${err.detail}`);
       break;
     case "plan-limit":
     case "payment-required":
@@ -42,6 +42,15 @@ export function report(err: unknown): void {
     default:
       notice(err.kind, `${err.title}${err.detail ? ": " + err.detail : ""}`);
   }
+}
+
+/** A risk denial's reason code: the API answers a denial with the code's own problem type
+ * (`/problems/trading-halted`) and the code itself in `reason` (`trading_halted`), so a
+ * type that is the URL form of its `reason` is a risk denial, whichever rule refused. */
+function riskCode(err: Problem): string | null {
+  const reason = err.body.reason;
+  if (typeof reason !== "string") return null;
+  return err.kind === "risk-denied" || reason.replace(/_/g, "-") === err.kind ? reason : null;
 }
 
 /** The one way out of a dead session (a 401 problem, or the gateway's 4401 close). */
