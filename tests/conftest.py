@@ -138,15 +138,13 @@ def settings(database_url: str, redis_prefix: str) -> Settings:
 
 @pytest.fixture(scope="session")
 def ray_cluster(settings: Settings) -> Iterator[None]:
-    """One local Ray for the whole session (loopback, no dashboard)."""
+    """One local Ray for the whole session (loopback, no dashboard). Ending it stops every
+    process it started: Serve's controller, proxies and HAProxy, replicas, detached actors
+    (checked: no ``haproxy`` or ``raylet`` is left). A ``serve.shutdown()`` first would
+    only wait for replicas' graceful shutdowns."""
     from cluster.ray_runtime import init_ray, shutdown_ray
 
+    assert settings.ray_address is None, "the tests start their own local Ray"
     init_ray(settings)
     yield
-    try:
-        from ray import serve
-
-        serve.shutdown()
-    except Exception:
-        pass
     shutdown_ray()

@@ -109,24 +109,7 @@ def serve_app(ray_cluster: None, serve_settings: Settings) -> Iterator[str]:
         time.sleep(0.5)
     else:
         raise RuntimeError(f"Serve app did not become ready: {last}")
+    # No teardown: the session's local Ray ends right after (``ray_cluster``) and takes the
+    # applications, their HAProxy and the detached actors with it. ``serve.delete`` of each
+    # application waited out every replica's graceful shutdown: a minute of the suite.
     yield BASE
-    serve.delete(names.GATEWAY_APP)
-    serve.delete(names.API_APP)
-    _kill_platform_actors(s)
-
-
-def _kill_platform_actors(s: Settings) -> None:
-    """The builders created detached actors; the session's Ray ends soon, but free them now."""
-    import ray
-
-    from cluster.names import FEED_SUPERVISOR, PAPER_BROKER, RECONCILER, feed_shard, get_actor
-
-    for name in [
-        PAPER_BROKER,
-        RECONCILER,
-        FEED_SUPERVISOR,
-        *(feed_shard(i) for i in range(s.feed_shards)),
-    ]:
-        handle = get_actor(name, s.ray_namespace)
-        if handle is not None:
-            ray.kill(handle, no_restart=True)
