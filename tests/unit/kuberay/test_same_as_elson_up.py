@@ -11,10 +11,12 @@ build is compared with the Serve config's overrides and the pool budget's replic
 
 from __future__ import annotations
 
+import copy
 import importlib
 from typing import Any
 
 import pytest
+import yaml
 from ray import serve as ray_serve
 from ray.serve.deployment import Application
 
@@ -78,17 +80,21 @@ class _VaultStub:
         pass
 
 
-def _manifest_settings(overlay: str, monkeypatch: pytest.MonkeyPatch, args: Any) -> Settings:
-    """The settings the builders make from the RayService's args in the overlay's pods:
-    the app's own start-up (cluster.secrets.startup) with Vault answered by a stub."""
+def _manifest_settings(
+    overlay: str | tuple[k.Doc, ...], monkeypatch: pytest.MonkeyPatch, args: Any
+) -> Settings:
+    """The settings the builders make from the RayService's args in the overlay's pods
+    (an overlay's name, or its rendered documents): the app's own start-up
+    (cluster.secrets.startup) with Vault answered by a stub."""
     import os
 
     import cluster.secrets.startup as startup
 
+    docs = k.rendered(overlay) if isinstance(overlay, str) else overlay
     for key in list(os.environ):
         if key.startswith("ELSON_"):
             monkeypatch.delenv(key)
-    for key, value in _manifest_env(k.rendered(overlay)).items():
+    for key, value in _manifest_env(docs).items():
         monkeypatch.setenv(key, value)
     monkeypatch.setattr(startup, "open_source", lambda boot: _VaultStub())
     return serve.app._settings(args)
@@ -138,13 +144,14 @@ def _built(builder: Any, args: Any, monkeypatch: pytest.MonkeyPatch) -> list[Any
     return [app._bound_deployment]
 
 
-@pytest.mark.parametrize("overlay", k.OVERLAYS)
-def test_serve_config_matches_what_the_builders_build_and_the_pool_budget(
-    overlay: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    config = k.serve_config(k.rendered(overlay))
+def assert_serve_config_in_step(docs: tuple[k.Doc, ...], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guard: every app's deployments are the ones its builder builds from the
+    manifest's settings, with the same replica counts and ``max_ongoing_requests``, and the
+    replica counts are the ones the pool budget counts (ELSON_GATEWAY_REPLICAS, and
+    ELSON_API_REPLICAS for the API's autoscaling upper bound)."""
+    config = k.serve_config(docs)
     for app in config["applications"]:
-        settings = _manifest_settings(overlay, monkeypatch, app["args"])
+        settings = _manifest_settings(docs, monkeypatch, app["args"])
         func = app["import_path"].split(":")[1]
         built = {d.name: d for d in _built(getattr(serve.app, func), settings, monkeypatch)}
         declared = {d["name"]: d for d in app["deployments"]}
@@ -153,21 +160,92 @@ def test_serve_config_matches_what_the_builders_build_and_the_pool_budget(
             code = built[name]
             if "num_replicas" in dep:
                 # the gateway: a fixed count, the one the pool budget counts
-                assert dep["num_replicas"] == code.num_replicas
+                assert dep["num_replicas"] == code.num_replicas, (
+                    f"{name}: num_replicas {dep['num_replicas']} in serveConfigV2, "
+                    f"{code.num_replicas} built from ELSON_GATEWAY_REPLICAS"
+                )
             if "autoscaling_config" in dep:
                 # the API: the budget counts its upper bound
-                assert settings.api_replicas == dep["autoscaling_config"]["max_replicas"]
-            assert dep["max_ongoing_requests"] == code.max_ongoing_requests
+                top = dep["autoscaling_config"]["max_replicas"]
+                assert settings.api_replicas == top, (
+                    f"{name}: max_replicas {top} in serveConfigV2, "
+                    f"ELSON_API_REPLICAS {settings.api_replicas}"
+                )
+            assert dep["max_ongoing_requests"] == code.max_ongoing_requests, name
     gateway = next(a for a in config["applications"] if a["import_path"].endswith("gateway"))
-    settings = _manifest_settings(overlay, monkeypatch, gateway["args"])
-    assert settings.gateway_replicas == gateway["deployments"][0]["num_replicas"]
-
-
-def test_a_gateway_replica_count_out_of_step_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = _manifest_settings("production", monkeypatch, {})
-    config = k.serve_config(k.rendered("production"))
-    gateway = next(a for a in config["applications"] if a["import_path"].endswith("gateway"))
-    assert (
-        settings.with_overrides(gateway_replicas=1).gateway_replicas
-        != gateway["deployments"][0]["num_replicas"]
+    settings = _manifest_settings(docs, monkeypatch, gateway["args"])
+    declared_replicas = gateway["deployments"][0]["num_replicas"]
+    assert settings.gateway_replicas == declared_replicas, (
+        f"ELSON_GATEWAY_REPLICAS {settings.gateway_replicas}, gateway num_replicas "
+        f"{declared_replicas}"
     )
+
+
+@pytest.mark.parametrize("overlay", k.OVERLAYS)
+def test_serve_config_matches_what_the_builders_build_and_the_pool_budget(
+    overlay: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert_serve_config_in_step(k.rendered(overlay), monkeypatch)
+
+
+def _with_serve_config(docs: tuple[k.Doc, ...], change: Any) -> tuple[k.Doc, ...]:
+    """A copy of the rendered documents with ``change(config)`` applied to serveConfigV2."""
+    out = copy.deepcopy(docs)
+    rayservice = k.one(out, "RayService")
+    config = k.serve_config(out)
+    change(config)
+    rayservice["spec"]["serveConfigV2"] = yaml.safe_dump(config, sort_keys=False)
+    return out
+
+
+def _with_config_map(docs: tuple[k.Doc, ...], key: str, value: str | None) -> tuple[k.Doc, ...]:
+    """A copy with one variable of the Ray containers' ConfigMaps set (or removed)."""
+    out = copy.deepcopy(docs)
+    found = [d for d in out if d["kind"] == "ConfigMap" and key in d.get("data", {})]
+    assert found, f"no ConfigMap holds {key}"
+    for doc in found:
+        if value is None:
+            del doc["data"][key]
+        else:
+            doc["data"][key] = value
+    return out
+
+
+def _gateway(config: dict[str, Any]) -> dict[str, Any]:
+    app = next(a for a in config["applications"] if a["import_path"].endswith("gateway"))
+    return app["deployments"][0]  # type: ignore[no-any-return]
+
+
+def _api(config: dict[str, Any]) -> dict[str, Any]:
+    app = next(a for a in config["applications"] if not a["import_path"].endswith("gateway"))
+    dep = next(d for d in app["deployments"] if "autoscaling_config" in d)
+    return dep  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("overlay", k.OVERLAYS)
+def test_a_gateway_replica_count_out_of_step_is_caught(
+    overlay: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = k.rendered(overlay)
+    # the defect issue 15 found: ELSON_GATEWAY_REPLICAS unset while the gateway runs more
+    unset = _with_config_map(docs, "ELSON_GATEWAY_REPLICAS", None)
+    with pytest.raises(AssertionError, match=r"num_replicas \d+ in serveConfigV2, 1 built"):
+        assert_serve_config_in_step(unset, monkeypatch)
+    # serveConfigV2 raised without the variable following
+    declared = _gateway(k.serve_config(docs))["num_replicas"]
+    more = _with_serve_config(docs, lambda c: _gateway(c).update(num_replicas=declared + 1))
+    with pytest.raises(AssertionError, match=rf"num_replicas {declared + 1} in serveConfigV2"):
+        assert_serve_config_in_step(more, monkeypatch)
+
+
+@pytest.mark.parametrize("overlay", k.OVERLAYS)
+def test_an_api_replica_bound_out_of_step_is_caught(
+    overlay: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = k.rendered(overlay)
+    top = _api(k.serve_config(docs))["autoscaling_config"]["max_replicas"]
+    raised = _with_serve_config(
+        docs, lambda c: _api(c)["autoscaling_config"].update(max_replicas=top + 2)
+    )
+    with pytest.raises(AssertionError, match=rf"max_replicas {top + 2} in serveConfigV2"):
+        assert_serve_config_in_step(raised, monkeypatch)
