@@ -148,3 +148,13 @@ def ray_cluster(settings: Settings) -> Iterator[None]:
     init_ray(settings)
     yield
     shutdown_ray()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests on the session's Serve deployment (``serve_app``) run last, in their order.
+
+    Once started, that deployment (API and gateway replicas, feed shards ticking, paper
+    broker, dispatcher, relay) runs until the session ends and keeps part of a core busy;
+    started at the first of them in file order (``check/``), it slowed everything after.
+    """
+    items.sort(key=lambda item: "serve_app" in getattr(item, "fixturenames", ()))
