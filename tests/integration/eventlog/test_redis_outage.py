@@ -226,8 +226,9 @@ async def test_orders_during_a_redis_fault_lose_no_event(
         for order in acked[f.user.account_id]:
             assert {(order, "pending_new"), (order, "new"), (order, "fill")} <= seen
     if fault == "frozen":
-        # no request held by the frozen Redis: each answered well within a second
-        assert max(fault_latency) < 1.0, sorted(fault_latency)[-5:]
+        # no request held by the frozen Redis: one held would wait for it to thaw (FAULT_S).
+        # Not a latency target (those are benchmarks): a loaded CI machine answered in 1.2 s
+        assert max(fault_latency) < FAULT_S / 2, sorted(fault_latency)[-5:]
 
 
 async def test_redis_restarted_empty_resume_from_the_record_and_gap_past_retention(
