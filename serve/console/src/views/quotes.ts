@@ -4,7 +4,7 @@ import type { MarketMessage } from "../generated/ws";
 import { gateway } from "../socket";
 import { esc, html } from "../ui";
 
-const board = new Map<string, { bid: string; ask: string; seq: number; gaps: number; updates: number }>();
+const board = new Map<string, { bid: string; ask: string; seq: number; gaps: number; updates: number; conn?: number }>();
 
 export function quotesView(root: HTMLElement): () => void {
   const sec = html(`<section><h2>Quotes</h2>
@@ -27,7 +27,12 @@ export function quotesView(root: HTMLElement): () => void {
     bus.on("market", (m: MarketMessage) => {
       if (m.channel !== "market.quotes") return;
       const q = board.get(m.symbol) ?? { bid: "", ask: "", seq: 0, gaps: 0, updates: 0 };
-      if (q.seq && m.seq > q.seq + 1) q.gaps += 1; // missed ticks (e.g. while reconnecting)
+      // A symbol's seq numbers its quotes, trades and bars together (actors/feed_core.py), so
+      // on one socket a jump is the other channels' events; the gateway closes a consumer it
+      // cannot keep up with rather than drop its messages. Quotes are missed across a
+      // reconnect: a jump then is a gap.
+      if (q.seq && q.conn !== gateway.connects && m.seq > q.seq + 1) q.gaps += 1;
+      q.conn = gateway.connects;
       const d = m.data as { bid_price?: string; ask_price?: string; bid?: string; ask?: string };
       Object.assign(q, { bid: d.bid_price ?? d.bid ?? "", ask: d.ask_price ?? d.ask ?? "", seq: m.seq, updates: q.updates + 1 });
       board.set(m.symbol, q);
