@@ -78,15 +78,22 @@ def test_when_primary_goes_stale_then_switches_within_staleness_plus_one_check(
 
         silent_at = time.time()
         write_control(control, "silent")
-        wait_for(lambda: active(shard) == "simulated", 5, what="switch to simulated")
+        wait_for(
+            lambda: {active(shard, sym) for sym in ("AAPL", "MSFT")} == {"simulated"},
+            5,
+            what="switch to simulated",
+        )
 
-        (switch,) = switches(shard)
-        assert switch["from"] == "scripted" and switch["to"] == "simulated"
-        assert "stale" in switch["reason"]
-        took = at(switch) - silent_at
-        print(f"\nstale switch after {took:.3f}s (bound {0.5 + 0.25:.2f}s + slack)")
-        assert took <= 0.5 + 0.25 + SLACK_S
-        assert sorted(switch["symbols"]) == ["AAPL", "MSFT"]
+        # one switch for both, or one per check when their last ticks straddled a check
+        found = switches(shard)
+        assert 1 <= len(found) <= 2, found
+        for switch in found:
+            assert switch["from"] == "scripted" and switch["to"] == "simulated"
+            assert "stale" in switch["reason"]
+            took = at(switch) - silent_at
+            print(f"\nstale switch after {took:.3f}s (bound {0.5 + 0.25:.2f}s + slack)")
+            assert took <= 0.5 + 0.25 + SLACK_S
+        assert sorted(sym for switch in found for sym in switch["symbols"]) == ["AAPL", "MSFT"]
         bus_events = wait_for(lambda: published_switches(s), 5, 0.1, "switch on the bus")
         assert [e.data["to"] for e in bus_events] == ["simulated"]
         assert bus_events[0].type == "feed.switch"
