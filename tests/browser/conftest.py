@@ -8,14 +8,14 @@ too)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from cluster.settings import Settings
+from domain.market_hours import MarketCalendar
 from tests.browser.platform import Platform, running_platform
 from tests.conftest import own_database
 from tests.kit.browser import (
@@ -44,17 +44,22 @@ def console_dist(console_modules: Path) -> Path:
     return build_console()
 
 
-#: the platform's (shifted) clock starts before the open on a trading day, whatever the
-#: real hour: ``opg`` and ``cls`` orders are both accepted then (the order windows close
-#: at 09:28 and 15:50 New York), and the browser tests take far less than the 58 minutes until 09:28
-BROWSER_CLOCK_START = datetime(2026, 12, 8, 8, 30, tzinfo=ZoneInfo("America/New_York"))
+def before_the_open() -> datetime:
+    """Where the platform's (shifted) clock starts, whatever the real hour: an hour before
+    the next regular open (08:30 New York on a trading day). ``opg`` and ``cls`` orders are
+    both accepted then (their windows close at 09:28 and 15:50), and the browser tests take
+    far less than the 58 minutes until 09:28. The next open, not a fixed date: times the
+    database stamps itself (``now()``) stay within days of the platform's clock."""
+    now = datetime.now(UTC)
+    calendar = MarketCalendar(now.date() - timedelta(days=7), now.date() + timedelta(days=30))
+    return calendar.next_open(now) - timedelta(hours=1)
 
 
 @pytest.fixture(scope="package")
 def platform(settings: Settings, console_dist: Path) -> Iterator[Platform]:
     with own_database("browser") as url:
         s = settings.with_overrides(
-            database_url=url, login_max_failures=10_000, clock_start=BROWSER_CLOCK_START
+            database_url=url, login_max_failures=10_000, clock_start=before_the_open()
         )
         with running_platform(s) as running:
             yield running
